@@ -1,0 +1,411 @@
+"""The data contract: the one place that knows where every data set comes from.
+
+Each data set is looked for, in order, in ``$MLCMS_DATA_DIR``, then in the repository's
+``data/`` folder; if it is in neither, it is downloaded from its canonical public source
+into ``data/`` and its SHA-256 is verified before it is used. Downloads are written to a
+temporary file and renamed only once verified, so a failed or corrupted download leaves
+nothing behind. ``MLCMS_OFFLINE=1`` forbids downloads.
+
+Command line (used by ``make data``)::
+
+    python -m helpers.data fetch            # locate or download every data set
+    python -m helpers.data stamp build/data # write one checksum stamp per file (for make)
+    python -m helpers.data list             # where each file was found
+"""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import contextlib
+import dataclasses
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .paths import DATA_DIR
+
+ENV_DATA_DIR = "MLCMS_DATA_DIR"
+ENV_OFFLINE = "MLCMS_OFFLINE"
+
+_COURSE_URL = (
+    "https://raw.githubusercontent.com/mlcms-SS22-Group-A/mlcms-SS22-Group-A/exercise-4/data/"
+)
+
+
+class DataError(RuntimeError):
+    """A data file exists but is not the file we expect (checksum or content)."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """A data file is nowhere to be found and could not be downloaded."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSet:
+    """One entry of the registry: where a file comes from and how to recognise it."""
+
+    filename: str
+    url: str
+    sha256: str
+    description: str
+    #: Checksum of the public download when it differs from the local copy's (MNIST).
+    download_sha256: str | None = None
+    #: Accept a local copy by its content instead of its checksum.
+    accept_local_by_content: bool = False
+
+    @property
+    def expected_download_sha256(self) -> str:
+        return self.download_sha256 or self.sha256
+
+
+REGISTRY: dict[str, DataSet] = {
+    "pca_dataset": DataSet(
+        "pca_dataset.txt",
+        _COURSE_URL + "pca_dataset.txt",
+        "c3a11f1192b3ca28fe03349115c158fdb85fa646a0d1cd660e50759a8ce4677f",
+        "2-D point cloud for Task 1 (course data)",
+    ),
+    "vadere": DataSet(
+        "data_DMAP_PCA_vadere.txt",
+        _COURSE_URL + "data_DMAP_PCA_vadere.txt",
+        "6fac748d93edfdca75b4c8b87d10294e0de552565b2237c5a9d784e3a2015623",
+        "15 pedestrians x 1000 steps, columns x1 y1 x2 y2 ... (course data)",
+    ),
+    "fire_evac_train": DataSet(
+        "FireEvac_train_set.npy",
+        _COURSE_URL + "FireEvac_train_set.npy",
+        "43c4718a3274bd8e90608bd40714c2c787497fa4c93639a9f4258cc10219d1a1",
+        "3000 x 2 positions in the MI building, training set (course data)",
+    ),
+    "fire_evac_test": DataSet(
+        "FireEvac_test_set.npy",
+        _COURSE_URL + "FireEvac_test_set.npy",
+        "3482cd3b2cac00890474a048b7ebc02efad6c05faa01e4452785d4f9e9731c52",
+        "600 x 2 positions in the MI building, test set (course data)",
+    ),
+    "face": DataSet(
+        "face.dat",
+        "https://raw.githubusercontent.com/scipy/dataset-face/main/face.dat",
+        "9d8b0b4d081313e2b485748c770472e5a95ed1738146883d84c7030493e82886",
+        "the raccoon image of scipy.datasets.face (bz2-compressed RGB, 768 x 1024)",
+    ),
+    "mnist": DataSet(
+        "mnist.npz",
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
+        "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64",
+        "MNIST in the keras layout (x_train 60000x28x28 uint8, y_train, x_test, y_test)",
+        download_sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+        accept_local_by_content=True,
+    ),
+}
+
+
+# --------------------------------------------------------------------------- lookup
+
+
+def search_dirs() -> list[Path]:
+    """The folders searched for data, in order: ``$MLCMS_DATA_DIR`` (if set), then ``data/``."""
+    dirs = []
+    env = os.environ.get(ENV_DATA_DIR, "").strip()
+    if env:
+        dirs.append(Path(env).expanduser())
+    dirs.append(DATA_DIR)
+    return dirs
+
+
+def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _how_to_provide(dataset: DataSet) -> str:
+    """The sentence every data error ends with: what the user can do."""
+    return (
+        f"To provide it, copy {dataset.filename} into {DATA_DIR} or into the folder named by "
+        f"${ENV_DATA_DIR}, or run `make data` with internet access (source: {dataset.url})."
+    )
+
+
+def _verify_local(name: str, dataset: DataSet, path: Path) -> None:
+    """Raise DataError unless the file at ``path`` is the data set we expect."""
+    if dataset.accept_local_by_content:
+        try:
+            CONTENT_CHECKS[name](path)
+        except DataError as err:
+            raise DataError(
+                f"{dataset.filename} at {path} does not hold the expected content: {err} "
+                f"Delete it. {_how_to_provide(dataset)}"
+            ) from None
+        return
+    actual = sha256_of(path)
+    if actual != dataset.sha256:
+        raise DataError(
+            f"{dataset.filename} at {path} has SHA-256 {actual}, expected {dataset.sha256}: "
+            f"the file is corrupted or a different version. Delete it. {_how_to_provide(dataset)}"
+        )
+
+
+def locate(name: str, *, download: bool | None = None) -> Path:
+    """Path of a verified local copy of data set ``name``, downloading it if needed.
+
+    ``download=None`` downloads unless ``$MLCMS_OFFLINE`` is set.
+    """
+    dataset = _dataset(name)
+    dirs = search_dirs()
+    for folder in dirs:
+        candidate = folder / dataset.filename
+        if candidate.is_file():
+            _verify_local(name, dataset, candidate)
+            return candidate
+    if download is None:
+        download = os.environ.get(ENV_OFFLINE, "").strip() in ("", "0")
+    looked = ", ".join(str(d) for d in dirs)
+    if not download:
+        raise DataNotFoundError(
+            f"{dataset.filename} ({dataset.description}) was not found; looked in: {looked}. "
+            f"Downloads are disabled (${ENV_OFFLINE} is set). {_how_to_provide(dataset)}"
+        )
+    try:
+        return download_file(dataset, DATA_DIR)
+    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        raise DataNotFoundError(
+            f"{dataset.filename} ({dataset.description}) was not found (looked in: {looked}) "
+            f"and downloading it from {dataset.url} failed: {err}. {_how_to_provide(dataset)}"
+        ) from err
+
+
+def _dataset(name: str) -> DataSet:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown data set {name!r}; known data sets: {', '.join(sorted(REGISTRY))}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- download
+
+
+@contextlib.contextmanager
+def _temporary_sibling(target: Path) -> Iterator[Path]:
+    """A temporary file next to ``target`` that is removed unless it was renamed onto it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def download_file(dataset: DataSet, dest_dir: Path, *, timeout: float = 60.0) -> Path:
+    """Download ``dataset`` into ``dest_dir``, verify its SHA-256, and only then rename it in place."""
+    target = Path(dest_dir) / dataset.filename
+    expected = dataset.expected_download_sha256
+    print(f"downloading {dataset.filename} from {dataset.url}", file=sys.stderr, flush=True)
+    with _temporary_sibling(target) as tmp:
+        digest = hashlib.sha256()
+        with urllib.request.urlopen(dataset.url, timeout=timeout) as response, open(tmp, "wb") as out:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        actual = digest.hexdigest()
+        if actual != expected:
+            raise DataError(
+                f"the download of {dataset.filename} from {dataset.url} has SHA-256 {actual}, "
+                f"expected {expected}; nothing was saved. The source may have changed or the "
+                f"transfer was corrupted: try again. {_how_to_provide(dataset)}"
+            )
+        os.replace(tmp, target)
+    return target
+
+
+# --------------------------------------------------------------------------- content checks
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise DataError(message)
+
+
+def _check_matrix(array: np.ndarray, filename: str, shape: tuple[int | None, int]) -> np.ndarray:
+    _require(array.ndim == 2, f"{filename}: expected a 2-D table, got {array.ndim} dimensions.")
+    for axis, size in enumerate(shape):
+        if size is not None:
+            _require(
+                array.shape[axis] == size,
+                f"{filename}: expected shape {shape}, got {array.shape}.",
+            )
+    _require(np.issubdtype(array.dtype, np.floating), f"{filename}: expected floats, got {array.dtype}.")
+    _require(bool(np.isfinite(array).all()), f"{filename}: contains NaN or infinite values.")
+    return array
+
+
+def _read_face_rgb(path: Path) -> np.ndarray:
+    try:
+        raw = bz2.decompress(Path(path).read_bytes())
+    except (OSError, ValueError) as err:
+        raise DataError(f"face.dat is not a valid bz2 stream ({err}).") from None
+    _require(len(raw) == 768 * 1024 * 3, f"face.dat: expected 768*1024*3 bytes, got {len(raw)}.")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(768, 1024, 3)
+
+
+def _read_mnist(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    expected = {
+        "x_train": (60000, 28, 28),
+        "y_train": (60000,),
+        "x_test": (10000, 28, 28),
+        "y_test": (10000,),
+    }
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = sorted(set(expected) - set(archive.files))
+            _require(not missing, f"mnist.npz: missing arrays {missing}.")
+            arrays = {key: archive[key] for key in expected}
+    except (OSError, ValueError) as err:
+        raise DataError(f"mnist.npz is not a readable npz archive ({err}).") from None
+    for key, shape in expected.items():
+        _require(arrays[key].shape == shape, f"mnist.npz: {key} has shape {arrays[key].shape}, expected {shape}.")
+        _require(arrays[key].dtype == np.uint8, f"mnist.npz: {key} has dtype {arrays[key].dtype}, expected uint8.")
+    for key in ("y_train", "y_test"):
+        labels = np.unique(arrays[key])
+        _require(
+            labels.min() == 0 and labels.max() == 9 and labels.size == 10,
+            f"mnist.npz: {key} should hold the labels 0..9, holds {labels.tolist()}.",
+        )
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise DataError(f"{Path(path).name} is not a readable .npy file ({err}).") from None
+
+
+def _read_text_table(path: Path) -> np.ndarray:
+    try:
+        return np.loadtxt(path, dtype=np.float64, ndmin=2)
+    except ValueError as err:
+        raise DataError(f"{Path(path).name} is not a numeric table ({err}).") from None
+
+
+CONTENT_CHECKS: dict[str, Callable[[Path], object]] = {
+    "pca_dataset": lambda p: _check_matrix(_read_text_table(p), "pca_dataset.txt", (None, 2)),
+    "vadere": lambda p: _check_matrix(_read_text_table(p), "data_DMAP_PCA_vadere.txt", (1000, 30)),
+    "fire_evac_train": lambda p: _check_matrix(_read_npy(p), "FireEvac_train_set.npy", (3000, 2)),
+    "fire_evac_test": lambda p: _check_matrix(_read_npy(p), "FireEvac_test_set.npy", (600, 2)),
+    "face": _read_face_rgb,
+    "mnist": _read_mnist,
+}
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def load_pca_dataset() -> np.ndarray:
+    """The 2-D point cloud of Task 1, shape (n, 2)."""
+    return CONTENT_CHECKS["pca_dataset"](locate("pca_dataset"))
+
+
+def load_vadere() -> np.ndarray:
+    """Pedestrian trajectories, shape (1000 steps, 30 = 15 pedestrians x (x, y))."""
+    return CONTENT_CHECKS["vadere"](locate("vadere"))
+
+
+def load_fire_evac() -> tuple[np.ndarray, np.ndarray]:
+    """Training (3000, 2) and test (600, 2) positions in the MI building."""
+    return (
+        CONTENT_CHECKS["fire_evac_train"](locate("fire_evac_train")),
+        CONTENT_CHECKS["fire_evac_test"](locate("fire_evac_test")),
+    )
+
+
+def load_face(gray: bool = True) -> np.ndarray:
+    """The raccoon image exactly as ``scipy.datasets.face(gray=...)`` returns it (uint8)."""
+    rgb = _read_face_rgb(locate("face"))
+    if not gray:
+        return rgb.copy()
+    # The same weights and truncation as scipy.datasets.face(gray=True).
+    return (0.21 * rgb[:, :, 0] + 0.71 * rgb[:, :, 1] + 0.07 * rgb[:, :, 2]).astype(np.uint8)
+
+
+def load_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """MNIST as ``keras.datasets.mnist.load_data()`` returns it: (x_train, y_train), (x_test, y_test)."""
+    return _read_mnist(locate("mnist"))
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def write_stamps(folder: Path, names: list[str]) -> None:
+    """Write ``<file>.sha256`` per data set, touching a stamp only when its content changes.
+
+    make compares the stamps' times, so a task reruns exactly when one of its files changed.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        path = locate(name)
+        text = f"{sha256_of(path)}  {REGISTRY[name].filename}\n"
+        stamp = folder / f"{REGISTRY[name].filename}.sha256"
+        if not stamp.is_file() or stamp.read_text() != text:
+            stamp.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.data", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    fetch = sub.add_parser("fetch", help="locate or download data sets and verify them")
+    fetch.add_argument("names", nargs="*", help=f"data sets (default: all of {', '.join(REGISTRY)})")
+    stamp = sub.add_parser("stamp", help="write one checksum stamp per data file")
+    stamp.add_argument("folder", type=Path)
+    sub.add_parser("list", help="show where each data set is found")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "fetch":
+            for name in args.names or list(REGISTRY):
+                print(f"ok  {name:16s} {locate(name)}")
+        elif args.command == "stamp":
+            write_stamps(args.folder, list(REGISTRY))
+        else:
+            for name, dataset in REGISTRY.items():
+                found = next((d / dataset.filename for d in search_dirs() if (d / dataset.filename).is_file()), None)
+                print(f"{name:16s} {found or 'missing (run make data)'}")
+    except (DataError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
+
+
+__all__ = [
+    "REGISTRY",
+    "DataError",
+    "DataNotFoundError",
+    "DataSet",
+    "download_file",
+    "load_face",
+    "load_fire_evac",
+    "load_mnist",
+    "load_pca_dataset",
+    "load_vadere",
+    "locate",
+    "search_dirs",
+    "sha256_of",
+]
