@@ -1,0 +1,230 @@
+"""Plumbing for the parameterized notebooks: parameter checks, computed prose and tables,
+and the results file that holds every number the report quotes."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import tempfile
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+
+from .paths import results_path
+
+# --------------------------------------------------------------------------- parameters
+
+
+class ParameterError(TypeError):
+    """A notebook parameter has the wrong type or value."""
+
+
+def _matches(value, expected) -> bool:
+    origin = typing.get_origin(expected)
+    if expected is typing.Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, option) for option in typing.get_args(expected))
+    if expected is type(None):
+        return value is None
+    if origin in (list, tuple, Sequence):
+        if not isinstance(value, list | tuple):
+            return False
+        args = typing.get_args(expected)
+        return not args or all(_matches(item, args[0]) for item in value)
+    if origin is dict:
+        key_type, value_type = typing.get_args(expected) or (typing.Any, typing.Any)
+        return isinstance(value, dict) and all(
+            _matches(k, key_type) and _matches(v, value_type) for k, v in value.items()
+        )
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _type_name(expected) -> str:
+    return getattr(expected, "__name__", None) or str(expected).replace("typing.", "")
+
+
+def check_parameters(namespace: Mapping, checks: Mapping[str, typing.Callable] | None = None) -> dict:
+    """Check every annotated parameter in ``namespace`` against its annotation.
+
+    The notebook's ``parameters`` cell declares ``name: type = default``; papermill injects
+    new values after it. A value of the wrong type stops the run with a message naming the
+    parameter, the expected type, the value received, and how to pass it. ``checks`` maps
+    names to predicates that return an error string (or None) for value constraints.
+    Returns the parameters as a dict (ints given for floats become floats).
+    """
+    annotations = namespace.get("__annotations__", {})
+    if not annotations:
+        raise ParameterError(
+            "the parameters cell declares no annotated parameters (write `name: type = default`)."
+        )
+    params = {}
+    for name, expected in annotations.items():
+        if name not in namespace:
+            raise ParameterError(f"parameter {name!r} is declared but has no value.")
+        value = namespace[name]
+        if not _matches(value, expected):
+            raise ParameterError(
+                f"parameter {name!r} must be {_type_name(expected)}, got {type(value).__name__} "
+                f"{value!r}. Pass it with `papermill -p {name} VALUE` (numbers, True/False) or "
+                f"`-y '{name}: ...'` (lists, strings that look like numbers), or in a params/ YAML file."
+            )
+        params[name] = float(value) if expected is float else value
+    for name, check in (checks or {}).items():
+        problem = check(params[name])
+        if problem:
+            raise ParameterError(f"parameter {name!r} = {params[name]!r} is invalid: {problem}.")
+    return params
+
+
+# --------------------------------------------------------------------------- prose and tables
+
+
+def fmt(value: float, digits: int = 3) -> str:
+    """A number for prose: ``digits`` significant digits, no exponent for everyday magnitudes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    value = float(value)
+    if value == 0 or not math.isfinite(value):
+        return str(value)
+    magnitude = math.floor(math.log10(abs(value)))
+    if -4 <= magnitude < 6:
+        decimals = max(digits - 1 - magnitude, 0)
+        return f"{value:.{decimals}f}"
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    return f"${mantissa} \\times 10^{{{int(exponent)}}}$"
+
+
+def percent(share: float, decimals: int = 1) -> str:
+    """A share in [0, 1] as a percentage for prose, e.g. 0.984 -> '98.4%'."""
+    return f"{100.0 * float(share):.{decimals}f}%"
+
+
+def say(text: str) -> None:
+    """Display markdown computed in a code cell (it becomes report prose)."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+_LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+                  "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX specials outside ``$...$`` math."""
+    parts = re.split(r"(\$[^$]*\$)", str(text))
+    return "".join(
+        part if part.startswith("$") and part.endswith("$") and len(part) > 1
+        else "".join(_LATEX_SPECIAL.get(ch, ch) for ch in part)
+        for part in parts
+    )
+
+
+class Table:
+    """A small table shown as markdown in the notebook and as a booktabs table in the report."""
+
+    def __init__(self, rows: Sequence[Sequence], columns: Sequence[str], caption: str,
+                 label: str, align: str | None = None):
+        widths = {len(row) for row in rows}
+        if widths - {len(columns)}:
+            raise ValueError(f"table {label!r}: every row needs {len(columns)} cells, got {sorted(widths)}.")
+        self.rows = [[str(cell) for cell in row] for row in rows]
+        self.columns = [str(c) for c in columns]
+        self.caption, self.label = caption, label
+        self.align = align or "l" + "r" * (len(columns) - 1)
+
+    def _repr_markdown_(self) -> str:
+        lines = [f"**{self.caption}**", "", "| " + " | ".join(self.columns) + " |",
+                 "|" + "|".join(":--" if a == "l" else "--:" for a in self.align) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+    def _repr_latex_(self) -> str:
+        body = [" & ".join(latex_escape(c) for c in row) + r" \\" for row in self.rows]
+        return "\n".join([
+            r"\begin{table}[htbp]", r"\centering", rf"\caption{{{latex_escape(self.caption)}}}",
+            rf"\label{{{self.label}}}", rf"\begin{{tabular}}{{{self.align}}}", r"\toprule",
+            " & ".join(latex_escape(c) for c in self.columns) + r" \\", r"\midrule",
+            *body, r"\bottomrule", r"\end{tabular}", r"\end{table}",
+        ])
+
+
+def show_table(*args, **kwargs) -> Table:
+    """Build a Table and display it."""
+    from IPython.display import display
+
+    table = Table(*args, **kwargs)
+    display(table)
+    return table
+
+
+# --------------------------------------------------------------------------- results
+
+#: Distributions whose versions the report lists (those not installed are left out).
+REPORTED_PACKAGES = (
+    "numpy", "scipy", "scikit-learn", "scikit-image", "pandas", "matplotlib", "pillow",
+    "keras", "tensorflow", "tensorflow-cpu", "jax", "torch", "papermill", "nbconvert", "ipykernel",
+)
+
+
+def environment_versions() -> dict[str, str]:
+    """Versions of Python and the reported packages in the running environment."""
+    versions = {"python": platform.python_version()}
+    for name in REPORTED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return value.as_posix()
+    return value
+
+
+def save_results(task: str, values: Mapping, *, parameters: Mapping | None = None,
+                 output_dir: str | os.PathLike = ".") -> Path:
+    """Write ``results/<task>.json`` atomically: the numbers, the parameters and the environment."""
+    path = results_path(task, output_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "task": task,
+        "parameters": _jsonable(dict(parameters or {})),
+        "results": _jsonable(dict(values)),
+        "environment": environment_versions(),
+    }
+    text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{task}.", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def load_results(task: str, output_dir: str | os.PathLike = ".") -> dict:
+    """Read a task's results file written by save_results."""
+    path = results_path(task, output_dir)
+    if not path.is_file():
+        raise FileNotFoundError(f"no results for {task} at {path}; run its notebook first (make notebooks).")
+    return json.loads(path.read_text())

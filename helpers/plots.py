@@ -1,0 +1,108 @@
+"""One plotting function per figure kind; each returns a styled matplotlib figure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .figures import new_figure
+from .pca import PCA
+
+
+def principal_directions(X: np.ndarray, pca: PCA, *, scale: float = 2.0):
+    """Scatter of 2-D data with each principal direction drawn from the mean.
+
+    All arrows have the same length, ``scale`` standard deviations along the first component,
+    so that a direction with little energy stays visible; the legend gives the energies.
+    """
+    fig, ax = new_figure(width="half", aspect=0.8)
+    ax.scatter(X[:, 0], X[:, 1], s=8, alpha=0.6, color="0.45", label="data", linewidths=0)
+    length = scale * pca.singular_values_[0] / np.sqrt(max(X.shape[0] - 1, 1))
+    for i, direction in enumerate(pca.all_components_):
+        end = pca.mean_ + length * direction
+        ax.annotate("", xy=end, xytext=pca.mean_,
+                    arrowprops={"arrowstyle": "-|>", "color": f"C{i}", "lw": 1.6})
+        ax.plot([], [], color=f"C{i}", label=f"PC {i + 1} (energy {100 * pca.energy_[i]:.1f}%)")
+    ax.scatter(*pca.mean_, color="k", s=14, zorder=3, label="mean")
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    ax.legend(loc="upper left", frameon=False)
+    return fig
+
+
+def projection_1d(X: np.ndarray, pca: PCA):
+    """The data and its orthogonal projection onto the first principal component."""
+    fig, ax = new_figure(width="half", aspect=0.8)
+    projected = pca.reconstruct(X, 1)
+    for x, p in zip(X, projected, strict=True):
+        ax.plot([x[0], p[0]], [x[1], p[1]], color="0.75", lw=0.5, zorder=1)
+    ax.scatter(X[:, 0], X[:, 1], s=8, color="0.45", label="data", linewidths=0, zorder=2)
+    ax.scatter(projected[:, 0], projected[:, 1], s=8, color="C0", label="projection on PC 1", zorder=3)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    ax.legend(loc="upper left", frameon=False)
+    return fig
+
+
+def image_grid(images: Sequence[np.ndarray], titles: Sequence[str], *, ncols: int = 2,
+               vmin: float = 0.0, vmax: float = 255.0):
+    """Grey images side by side with titles."""
+    nrows = int(np.ceil(len(images) / ncols))
+    height, width = np.asarray(images[0]).shape
+    fig, axes = new_figure(nrows, ncols, aspect=nrows / ncols * height / width * 1.12, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, title in zip(axes.flat, images, titles, strict=False):
+        ax.imshow(image, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_title(title)
+    return fig
+
+
+def curves(x: np.ndarray, ys: Mapping[str, np.ndarray], *, xlabel: str, ylabel: str,
+           logy: bool = False, marks: Mapping[str, tuple[float, float]] | None = None,
+           hlines: Mapping[str, float] | None = None, width: str = "full", aspect: float = 0.45):
+    """Line plot of one or more curves over a shared x, with optional marked points and levels."""
+    fig, ax = new_figure(width=width, aspect=aspect)
+    for label, y in ys.items():
+        ax.plot(x, y, label=label)
+    for i, (label, level) in enumerate((hlines or {}).items()):
+        ax.axhline(level, color="0.3", lw=0.8, ls=("--", ":", "-.")[i % 3], label=label)
+    for label, (mx, my) in (marks or {}).items():
+        ax.plot([mx], [my], "o", color="k", ms=4)
+        ax.annotate(label, (mx, my), xytext=(6, 6), textcoords="offset points", fontsize=7.5)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend(frameon=False)
+    return fig
+
+
+def energy_bars(energy: np.ndarray, *, n_shown: int = 10, threshold: float | None = None):
+    """Energy per component (bars) and cumulative energy (line) for the leading components."""
+    fig, ax = new_figure(width="wide", aspect=0.42)
+    k = min(n_shown, energy.size)
+    index = np.arange(1, k + 1)
+    ax.bar(index, energy[:k], color="C0", alpha=0.7, label="energy of component $i$")
+    ax.plot(index, np.cumsum(energy)[:k], "o-", color="C1", label="cumulative energy")
+    if threshold is not None:
+        ax.axhline(threshold, color="0.3", ls="--", lw=0.8, label=f"{100 * threshold:.0f}% of the energy")
+    ax.set(xlabel="component $i$", ylabel="share of energy", xticks=index, ylim=(0, 1.05))
+    ax.legend(frameon=False, loc="center right")
+    return fig
+
+
+def trajectories(paths: Mapping[str, np.ndarray], *, styles: Mapping[str, dict] | None = None,
+                 ncols: int = 1, panels: Sequence[Sequence[str]] | None = None,
+                 titles: Sequence[str] | None = None):
+    """2-D paths (arrays of shape (steps, 2)); ``panels`` groups path names into subplots."""
+    panels = panels or [list(paths)]
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = new_figure(nrows, ncols, aspect=0.42 * nrows * (2 / ncols), squeeze=False)
+    for ax, names, title in zip(axes.flat, panels, titles or [""] * len(panels), strict=False):
+        for name in names:
+            path = paths[name]
+            ax.plot(path[:, 0], path[:, 1], label=name, **(styles or {}).get(name, {}))
+            ax.plot(*path[0], "o", color="k", ms=3)
+        ax.set(xlabel="$x$", ylabel="$y$", title=title)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.legend(frameon=False, fontsize=7)
+    return fig
