@@ -1,0 +1,131 @@
+# The exercise-4 report: `make report` builds report/build/report.pdf, `make test` runs the tests.
+# Incremental: a task's notebook reruns only when the notebook, its helpers, its data or its
+# parameters changed. `make help` lists the targets.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+# ---------------------------------------------------------------- environment
+# Use the active virtual environment, or create .venv.
+ifdef VIRTUAL_ENV
+VENV := $(VIRTUAL_ENV)
+else
+VENV := $(CURDIR)/.venv
+endif
+BOOTSTRAP_PYTHON ?= python3
+PYTHON := $(VENV)/bin/python
+SETUP := $(VENV)/.mlcms-requirements
+
+# Reproducible builds: dates come from the last commit, hashing is seeded.
+export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+export PYTHONHASHSEED := 0
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+# ---------------------------------------------------------------- tasks
+NOTEBOOKS := $(sort $(wildcard notebooks/task*.ipynb))
+TASKS := $(basename $(notdir $(NOTEBOOKS)))
+EXECUTED := $(TASKS:%=build/notebooks/%.ipynb)
+REPORT := report/build/report.pdf
+
+# What each task's notebook reads besides itself and its params/<task>.yaml.
+COMMON_HELPERS := helpers/__init__.py helpers/paths.py helpers/data.py helpers/figures.py \
+                  helpers/notebook.py helpers/plots.py
+HELPERS_task1_pca := helpers/pca.py helpers/images.py
+DATA_task1_pca := pca_dataset.txt face.dat data_DMAP_PCA_vadere.txt
+
+DATA_FILES := pca_dataset.txt data_DMAP_PCA_vadere.txt FireEvac_train_set.npy \
+              FireEvac_test_set.npy face.dat mnist.npz
+DATA_STAMPS := $(DATA_FILES:%=build/data/%.sha256)
+
+.PHONY: help setup system-deps data notebooks report test bench bench-pca lab \
+        check-reproducible clean distclean FORCE
+
+help:
+	@echo "make report              run the notebooks that changed and build $(REPORT)"
+	@echo "make test                lint and run the tests (unit, data, notebook smoke runs, report)"
+	@echo "make notebooks           only run the notebooks (build/notebooks/*.ipynb, figures/, results/)"
+	@echo "make data                find or download every data set and verify its checksum"
+	@echo "make bench               run the benchmarks (bench/)"
+	@echo "make check-reproducible  build twice from scratch and compare figures and PDF byte by byte"
+	@echo "make lab                 open the notebooks in JupyterLab"
+	@echo "make clean               remove generated files (distclean: also .venv and data/)"
+
+# ---------------------------------------------------------------- set-up
+setup: $(SETUP)
+
+$(SETUP): requirements.txt pyproject.toml
+	@if [ ! -x "$(PYTHON)" ]; then echo "==> creating virtual environment $(VENV)"; $(BOOTSTRAP_PYTHON) -m venv "$(VENV)"; fi
+	@echo "==> installing Python requirements into $(VENV)"
+	@"$(PYTHON)" -m pip install --quiet --upgrade pip
+	@"$(PYTHON)" -m pip install --quiet -r requirements.txt -e .
+	@touch $@
+
+system-deps:
+	@scripts/system-deps.sh
+
+# Stamps are rewritten only when a file's checksum changes, so tasks rerun only then.
+data: $(DATA_STAMPS)
+$(DATA_STAMPS) &: FORCE | $(SETUP)
+	@"$(PYTHON)" -m helpers.data stamp build/data
+
+# ---------------------------------------------------------------- notebooks and report
+notebooks: $(EXECUTED)
+
+# papermill writes into build/notebooks/.partial/ and the result is moved into place only on
+# success; a failing cell stops the build with its traceback (the partial notebook stays for a look).
+.SECONDEXPANSION:
+build/notebooks/%.ipynb: notebooks/%.ipynb params/%.yaml $(COMMON_HELPERS) $$(HELPERS_$$*) \
+                         $$(addprefix build/data/,$$(addsuffix .sha256,$$(DATA_$$*))) | $(SETUP)
+	@echo "==> running $< (parameters: params/$*.yaml)"
+	@mkdir -p $(@D)/.partial
+	@"$(PYTHON)" -m papermill "$<" "$(@D)/.partial/$*.ipynb" -f "params/$*.yaml" --cwd notebooks \
+	    --progress-bar --no-log-output
+	@mv "$(@D)/.partial/$*.ipynb" "$@"
+
+report: $(REPORT)
+
+# helpers/report.py compiles in a scratch folder and replaces the PDF only on success.
+$(REPORT): $(EXECUTED) report/report.tex.j2 report/metadata.yaml $(wildcard report/templates/section/*) \
+           helpers/report.py helpers/notebook.py | system-deps
+	@echo "==> building $@"
+	@"$(PYTHON)" -m helpers.report --notebooks build/notebooks --results results --out $@
+
+# ---------------------------------------------------------------- checks
+test: $(SETUP)
+	@scripts/system-deps.sh --try
+	@$(MAKE) --no-print-directory data
+	@echo "==> ruff"
+	@"$(PYTHON)" -m ruff check helpers tests bench
+	@echo "==> pytest"
+	@"$(PYTHON)" -m pytest $(PYTEST_ARGS)
+
+bench: bench-pca
+
+bench-pca: $(SETUP) data
+	@"$(PYTHON)" bench/bench_pca.py
+
+check-reproducible: $(SETUP)
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for run in 1 2; do \
+	    rm -rf build/notebooks figures results report/build; \
+	    $(MAKE) --no-print-directory report >/dev/null; \
+	    find figures $(REPORT) -type f \( -name '*.pdf' -o -name '*.png' \) -print0 | sort -z \
+	        | xargs -0 sha256sum > "$$tmp/run$$run.txt"; \
+	done; \
+	if diff -u "$$tmp/run1.txt" "$$tmp/run2.txt"; then \
+	    echo "reproducible: $$(wc -l < "$$tmp/run1.txt") figures and the PDF are byte-identical across two builds"; \
+	else echo "NOT reproducible: the files above differ between two builds" >&2; exit 1; fi
+
+lab: $(SETUP)
+	@"$(PYTHON)" -m jupyter lab notebooks/
+
+# ---------------------------------------------------------------- cleaning
+clean:
+	rm -rf build figures results report/build .pytest_cache .ruff_cache
+
+distclean: clean
+	rm -rf "$(CURDIR)/.venv" $(filter-out data/README.md,$(wildcard data/*))
+
+FORCE:

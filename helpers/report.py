@@ -1,0 +1,269 @@
+"""Build the exercise report PDF from the executed notebooks.
+
+Each executed notebook becomes one LaTeX section through nbconvert and the template in
+``report/templates/section``; ``report/report.tex.j2`` adds the title block, the shares and
+software tables from ``report/metadata.yaml`` and the environment. XeLaTeX compiles it in a
+scratch folder, and the PDF replaces the previous one only when the build succeeded.
+
+    python -m helpers.report --notebooks build/notebooks --out report/build/report.pdf
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import jinja2
+import nbformat
+import yaml
+
+from .notebook import environment_versions, latex_escape
+from .paths import ROOT
+
+REPORT_DIR = ROOT / "report"
+class ReportError(RuntimeError):
+    """The report cannot be built; the message says why and what to do."""
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def load_metadata(path: Path = REPORT_DIR / "metadata.yaml") -> dict:
+    """Read and check the report metadata (authors, shares per task that add up to 100)."""
+    try:
+        meta = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ReportError(f"cannot read report metadata {path}: {err}") from None
+    required = ("title", "subtitle", "course", "group", "authors", "tasks")
+    missing = [key for key in required if key not in (meta or {})]
+    if missing:
+        raise ReportError(f"{path} lacks {', '.join(missing)}; see the example in the repository.")
+    authors = meta["authors"]
+    for key, task in meta["tasks"].items():
+        shares = task.get("shares", {})
+        if set(shares) != set(authors):
+            raise ReportError(
+                f"{path}: task {key} gives shares for {sorted(shares)}, but the authors are {sorted(authors)}."
+            )
+        if abs(sum(shares.values()) - 100) > 1e-9:
+            raise ReportError(f"{path}: the shares of task {key} add up to {sum(shares.values())}, not 100.")
+        hours = task.get("hours", {})
+        if not {"implementation", "testing"} <= set(hours):
+            raise ReportError(f"{path}: task {key} needs hours: {{implementation: H, testing: H}}.")
+    return meta
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _exporter(figure_paths: dict[str, Path]):
+    """nbconvert's LaTeX exporter with our section template; collects referenced figures."""
+    from nbconvert.exporters import LatexExporter
+    from traitlets.config import Config
+
+    config = Config()
+    config.LatexExporter.template_name = "section"
+    config.LatexExporter.extra_template_basedirs = [str(REPORT_DIR / "templates")]
+    config.TemplateExporter.exclude_input = True
+    config.TemplateExporter.exclude_input_prompt = True
+    config.TemplateExporter.exclude_output_prompt = True
+    exporter = LatexExporter(config=config)
+
+    def figure_path(pdf: str) -> str:
+        source = Path(pdf) if Path(pdf).is_absolute() else ROOT / pdf
+        if not source.is_file():
+            raise ReportError(f"figure {source} is referenced by a notebook but missing; rerun the notebook.")
+        name = f"figures/{source.parent.name}/{source.name}"
+        figure_paths[name] = source
+        return name
+
+    exporter.register_filter("figure_path", figure_path)
+    exporter.register_filter("latex_caption", latex_escape)
+    return exporter
+
+
+def notebook_section(notebook: Path, figure_paths: dict[str, Path]) -> str:
+    """LaTeX body of one executed notebook (no preamble)."""
+    nb = nbformat.read(notebook, as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    if errors:
+        raise ReportError(f"{notebook} holds a failed cell ({errors[0].ename}: {errors[0].evalue}); rerun it.")
+    body, _ = _exporter(figure_paths).from_notebook_node(nb)
+    return body
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _command_version(command: list[str], pattern: str) -> str | None:
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(pattern, out)
+    return match.group(1) if match else None
+
+
+def software_versions(results_dir: Path, tasks: list[str]) -> list[tuple[str, str]]:
+    """Versions recorded by the notebooks (results/<task>.json) plus the report's own tools."""
+    seen: dict[str, set[str]] = {}
+    for key in tasks:
+        path = results_dir / f"{key.split('_')[0]}.json"
+        if path.is_file():
+            for name, version in json.loads(path.read_text()).get("environment", {}).items():
+                seen.setdefault(name, set()).add(version)
+    if not seen:  # no results recorded: describe the environment that builds the report
+        seen = {name: {version} for name, version in environment_versions().items()}
+    rows = [(name, ", ".join(sorted(versions))) for name, versions in seen.items()]
+    rows.sort(key=lambda row: (row[0] != "python", row[0]))
+    for label, command, pattern in (
+        ("XeTeX", ["xelatex", "--version"], r"XeTeX ([^\s]+)"),
+        ("pandoc", ["pandoc", "--version"], r"pandoc ([^\s]+)"),
+    ):
+        version = _command_version(command, pattern)
+        if version:
+            rows.append((label, version))
+    return rows
+
+
+def _git(*args: str) -> str | None:
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _source_url(meta: dict) -> str | None:
+    url = (meta.get("source_url") or "").strip() or _git("remote", "get-url", "origin")
+    if not url:
+        return None
+    match = re.match(r"git@([^:]+):(.+?)(\.git)?$", url)
+    return f"https://{match.group(1)}/{match.group(2)}" if match else url.removesuffix(".git")
+
+
+def build_date() -> str:
+    """The build date: SOURCE_DATE_EPOCH if set (reproducible builds), else today (UTC)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
+    return f"{when.day} {when:%B %Y}"
+
+
+# --------------------------------------------------------------------------- LaTeX
+
+
+def check_toolchain() -> None:
+    """Stop with the packages to install if the LaTeX toolchain is incomplete."""
+    missing = [tool for tool in ("xelatex", "pandoc") if shutil.which(tool) is None]
+    if missing:
+        raise ReportError(
+            f"{' and '.join(missing)} not found. Install the LaTeX toolchain with `make system-deps` "
+            f"(installs it as root on Debian/Ubuntu, otherwise names the packages)."
+        )
+
+
+def _run_xelatex(workdir: Path, jobname: str = "report") -> None:
+    env = dict(os.environ, FORCE_SOURCE_DATE="1")
+    env.setdefault("SOURCE_DATE_EPOCH", "0")
+    for _ in range(2):  # the second pass resolves references and the figure numbers
+        proc = subprocess.run(
+            ["xelatex", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", f"{jobname}.tex"],
+            cwd=workdir, env=env, capture_output=True, text=True, errors="replace", timeout=600,
+        )
+        log = (workdir / f"{jobname}.log").read_text(errors="replace") if (workdir / f"{jobname}.log").exists() else proc.stdout
+        missing = sorted(set(re.findall(r"Missing character: There is no (.+?) in font", log)))
+        if missing:
+            raise ReportError(f"the fonts lack characters {', '.join(missing)}; the PDF would have holes.")
+        if proc.returncode != 0:
+            errors = [line for line in log.splitlines() if line.startswith(("!", "./", "l."))] or log.splitlines()
+            raise ReportError("xelatex failed:\n  " + "\n  ".join(errors[-15:]) + f"\n(full log: {workdir / jobname}.log)")
+
+
+def _write_atomic(data: bytes, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def render_tex(notebooks_dir: Path, results_dir: Path, metadata: dict, workdir: Path) -> str:
+    """Write the sections and figures into ``workdir`` and return the main LaTeX source."""
+    tasks, figure_paths = [], {}
+    for number, (key, task) in enumerate(metadata["tasks"].items(), start=1):
+        notebook = notebooks_dir / f"{key}.ipynb"
+        if not notebook.is_file():
+            continue  # a task not built yet is simply absent
+        section = workdir / "sections" / f"{key}.tex"
+        section.parent.mkdir(parents=True, exist_ok=True)
+        section.write_text(notebook_section(notebook, figure_paths))
+        tasks.append({**task, "key": key, "number": number, "section": f"sections/{key}"})
+    if not tasks:
+        raise ReportError(f"no executed notebooks in {notebooks_dir}; run `make notebooks` first.")
+    for name, source in figure_paths.items():
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, workdir / name)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(REPORT_DIR), undefined=jinja2.StrictUndefined,
+        block_start_string="((*", block_end_string="*))", variable_start_string="(((",
+        variable_end_string=")))", comment_start_string="((=", comment_end_string="=))",
+        keep_trailing_newline=True,
+    )
+    env.filters["e_latex"] = latex_escape
+    commit = _git("rev-parse", "--short=10", "HEAD")
+    if commit and _git("status", "--porcelain", "--untracked-files=no"):
+        commit += " (with local changes)"
+    return env.get_template("report.tex.j2").render(
+        **{k: metadata[k] for k in ("title", "subtitle", "course", "group", "authors")},
+        tasks=tasks, versions=software_versions(results_dir, [t["key"] for t in tasks]),
+        build_date=build_date(), source_url=_source_url(metadata), commit=commit,
+    )
+
+
+def build_report(notebooks_dir: Path, out: Path, *, results_dir: Path | None = None,
+                 metadata_path: Path = REPORT_DIR / "metadata.yaml", keep_tex: bool = True) -> Path:
+    """Build the PDF at ``out``; on any failure the previous PDF is left as it was."""
+    check_toolchain()
+    metadata = load_metadata(metadata_path)
+    results_dir = results_dir or ROOT / "results"
+    with tempfile.TemporaryDirectory(prefix="report-") as tmp:
+        workdir = Path(tmp)
+        tex = render_tex(Path(notebooks_dir), Path(results_dir), metadata, workdir)
+        (workdir / "report.tex").write_text(tex)
+        _run_xelatex(workdir)
+        _write_atomic((workdir / "report.pdf").read_bytes(), Path(out))
+        if keep_tex:  # for debugging the LaTeX: the main file and its sections
+            for source in [workdir / "report.tex", *sorted((workdir / "sections").glob("*.tex"))]:
+                _write_atomic(source.read_bytes(), Path(out).parent / "tex" / source.relative_to(workdir))
+    return Path(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.report", description=__doc__.split("\n")[0])
+    parser.add_argument("--notebooks", type=Path, default=ROOT / "build" / "notebooks")
+    parser.add_argument("--results", type=Path, default=ROOT / "results")
+    parser.add_argument("--metadata", type=Path, default=REPORT_DIR / "metadata.yaml")
+    parser.add_argument("--out", type=Path, default=REPORT_DIR / "build" / "report.pdf")
+    args = parser.parse_args(argv)
+    try:
+        path = build_report(args.notebooks, args.out, results_dir=args.results, metadata_path=args.metadata)
+    except ReportError as err:
+        print(f"report: {err}\nThe previous report (if any) was kept.", file=sys.stderr)
+        return 1
+    print(f"report: wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Make sure the tools that build the report are present: XeLaTeX with the LaTeX packages the
+# template uses, fonts that cover what the notebooks print, pandoc (nbconvert's markdown to
+# LaTeX) and pdftotext (report tests). On a Debian-like system, as root, missing tools are
+# installed; otherwise the script names the packages to install.
+#   scripts/system-deps.sh          stop with an error if anything is missing
+#   scripts/system-deps.sh --try    only warn (the LaTeX tests are then skipped)
+set -euo pipefail
+
+PACKAGES=(texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended
+          texlive-plain-generic fonts-dejavu-core fonts-dejavu-extra pandoc poppler-utils)
+
+missing() {
+  local tool sty
+  for tool in xelatex kpsewhich pandoc pdftotext pdfinfo fc-list; do
+    command -v "$tool" >/dev/null 2>&1 || echo "$tool"
+  done
+  if command -v kpsewhich >/dev/null 2>&1; then
+    for sty in fontspec.sty adjustbox.sty placeins.sty booktabs.sty caption.sty parskip.sty hyperref.sty; do
+      [ -n "$(kpsewhich "$sty")" ] || echo "$sty"
+    done
+  fi
+  if command -v fc-list >/dev/null 2>&1; then
+    fc-list : family style | grep -q "DejaVu Serif.*Italic" || echo "font:DejaVu-Serif-Italic"
+  fi
+}
+
+todo=$(missing | tr '\n' ' ')
+[ -z "$todo" ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "==> installing the LaTeX toolchain (missing: $todo)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+  todo=$(missing | tr '\n' ' ')
+  [ -z "$todo" ] && exit 0
+fi
+
+message="the report's LaTeX toolchain is incomplete (missing: $todo). On Debian or Ubuntu run: sudo apt-get install ${PACKAGES[*]}"
+if [ "${1:-}" = "--try" ]; then
+  echo "warning: $message; the tests that build the report will be skipped." >&2
+  exit 0
+fi
+echo "error: $message" >&2
+exit 1
