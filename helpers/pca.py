@@ -75,8 +75,10 @@ class PCA:
             else _check_count(self.n_components, "n_components", rank_bound)
         )
         self.mean_ = X.mean(axis=0)
+        # X was validated as finite, and the centred copy is ours to overwrite.
         _, singular_values, vt = scipy.linalg.svd(
-            X - self.mean_, full_matrices=False, lapack_driver="gesdd"
+            X - self.mean_, full_matrices=False, lapack_driver="gesdd",
+            check_finite=False, overwrite_a=True,
         )
         # Deterministic signs: the largest-magnitude entry of each direction is positive.
         signs = np.sign(vt[np.arange(vt.shape[0]), np.argmax(np.abs(vt), axis=1)])

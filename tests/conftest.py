@@ -1,0 +1,54 @@
+"""Shared fixtures: a smoke run of each notebook, executed once per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers.paths import ROOT
+
+
+def latex_available() -> bool:
+    return all(shutil.which(tool) for tool in ("xelatex", "pandoc", "pdftotext"))
+
+
+def require_latex() -> None:
+    """Skip without the LaTeX toolchain, unless MLCMS_REQUIRE_LATEX=1 (CI) makes that a failure."""
+    if latex_available():
+        return
+    if os.environ.get("MLCMS_REQUIRE_LATEX") == "1":
+        pytest.fail("MLCMS_REQUIRE_LATEX=1 but xelatex, pandoc or pdftotext is missing (make system-deps).")
+    pytest.skip("LaTeX toolchain not installed (make system-deps)")
+
+
+def run_notebook(name: str, output_root: Path, **overrides) -> Path:
+    """Execute notebooks/<name>.ipynb with params/smoke/<name>.yaml into ``output_root``."""
+    import papermill
+
+    params = yaml.safe_load((ROOT / "params" / "smoke" / f"{name}.yaml").read_text()) or {}
+    params.update(output_dir=str(output_root), **overrides)
+    out = output_root / "notebooks" / f"{name}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / f"{name}.ipynb"), str(out), parameters=params,
+        cwd=str(ROOT / "notebooks"), progress_bar=False, kernel_name="python3",
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def smoke_task1(tmp_path_factory) -> Path:
+    """Output root of a smoke run of the Task 1 notebook (notebooks/, figures/, results/)."""
+    root = tmp_path_factory.mktemp("smoke-task1")
+    run_notebook("task1_pca", root)
+    return root
+
+
+def pdf_text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout

@@ -1,0 +1,60 @@
+"""A papermill smoke run of the Task 1 notebook: its computed results and its parameter checks."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import data, images
+from helpers.pca import PCA
+
+from .conftest import run_notebook
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def results(smoke_task1):
+    return json.loads((smoke_task1 / "results" / "task1.json").read_text())
+
+
+def test_notebook_writes_every_figure(smoke_task1):
+    names = {p.stem for p in (smoke_task1 / "figures" / "task1").glob("*.pdf")}
+    assert names == {"pca_2d_directions", "pca_2d_projection", "face_reconstructions", "face_energy_loss",
+                     "face_ssim", "pedestrian_paths", "pedestrian_energy"}
+    assert {p.stem for p in (smoke_task1 / "figures" / "task1").glob("*.png")} == names
+
+
+def test_results_agree_with_an_independent_computation(results):
+    energy_2d = np.linalg.eigvalsh(np.cov(data.load_pca_dataset(), rowvar=False))[::-1]
+    np.testing.assert_allclose(results["results"]["dataset_2d"]["energy"], energy_2d / energy_2d.sum(), rtol=1e-9)
+
+    face = results["results"]["face"]
+    image = images.resize_gray(data.load_face(), face["shape"][1], face["shape"][0])
+    singular = np.linalg.svd(image.T - image.T.mean(axis=0), compute_uv=False)
+    loss = 1 - np.cumsum(singular**2) / np.sum(singular**2)
+    assert face["n_components_under_loss"] == int(np.argmax(loss < 0.01)) + 1
+    assert face["ssim"][str(face["n_components_total"])] == pytest.approx(1.0, abs=1e-9)
+
+    ped = results["results"]["pedestrians"]
+    assert ped["n_components_for_energy"] == 3  # two components hold about 85%, three over 99%
+    assert 0.8 < ped["cumulative_energy"][1] < 0.9 < ped["cumulative_energy"][2]
+    assert results["parameters"]["image_width"] == 96
+
+
+def test_default_image_answer_is_computed_not_typed():
+    # The convention of the report (249 wide, 185 high, columns as points, bicubic) on the real image.
+    image = images.resize_gray(data.load_face(), 249, 185)
+    pca = PCA().fit(image.T)
+    n = pca.n_components_for_loss(0.01)
+    assert 70 <= n <= 120  # within the published range for this image
+    assert pca.energy_loss(n) < 0.01 <= pca.energy_loss(n - 1)
+
+
+def test_wrongly_typed_parameter_stops_the_notebook_with_a_clear_message(tmp_path):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run_notebook("task1_pca", tmp_path, image_width="wide")
+    assert "parameter 'image_width' must be int, got str 'wide'" in str(info.value)
+    assert not (tmp_path / "results" / "task1.json").exists()
