@@ -30,7 +30,7 @@ EXECUTED := $(TASKS:%=build/notebooks/%.ipynb)
 REPORT := report/build/report.pdf
 
 # What each task's notebook reads besides itself and its params/<task>.yaml.
-COMMON_HELPERS := helpers/__init__.py helpers/paths.py helpers/data.py helpers/figures.py \
+COMMON_HELPERS := helpers/__init__.py helpers/paths.py helpers/atomic.py helpers/data.py helpers/figures.py \
                   helpers/notebook.py helpers/plots.py
 HELPERS_task1_pca := helpers/pca.py helpers/images.py
 DATA_task1_pca := pca_dataset.txt face.dat data_DMAP_PCA_vadere.txt
@@ -88,7 +88,7 @@ report: $(REPORT)
 
 # helpers/report.py compiles in a scratch folder and replaces the PDF only on success.
 $(REPORT): $(EXECUTED) report/report.tex.j2 report/metadata.yaml $(wildcard report/templates/section/*) \
-           helpers/report.py helpers/notebook.py | system-deps
+           helpers/report.py helpers/notebook.py helpers/atomic.py | system-deps
 	@echo "==> building $@"
 	@"$(PYTHON)" -m helpers.report --notebooks build/notebooks --results results --out $@
 

@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import argparse
 import bz2
-import contextlib
 import dataclasses
 import hashlib
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .paths import DATA_DIR
 
 ENV_DATA_DIR = "MLCMS_DATA_DIR"
@@ -198,25 +197,12 @@ def _dataset(name: str) -> DataSet:
 # --------------------------------------------------------------------------- download
 
 
-@contextlib.contextmanager
-def _temporary_sibling(target: Path) -> Iterator[Path]:
-    """A temporary file next to ``target`` that is removed unless it was renamed onto it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def download_file(dataset: DataSet, dest_dir: Path, *, timeout: float = 60.0) -> Path:
     """Download ``dataset`` into ``dest_dir``, verify its SHA-256, and only then rename it in place."""
     target = Path(dest_dir) / dataset.filename
     expected = dataset.expected_download_sha256
     print(f"downloading {dataset.filename} from {dataset.url}", file=sys.stderr, flush=True)
-    with _temporary_sibling(target) as tmp:
+    with atomic_path(target) as tmp:  # renamed onto target only if verified
         digest = hashlib.sha256()
         with urllib.request.urlopen(dataset.url, timeout=timeout) as response, open(tmp, "wb") as out:
             while chunk := response.read(1 << 20):
@@ -229,7 +215,6 @@ def download_file(dataset: DataSet, dest_dir: Path, *, timeout: float = 60.0) ->
                 f"expected {expected}; nothing was saved. The source may have changed or the "
                 f"transfer was corrupted: try again. {_how_to_provide(dataset)}"
             )
-        os.replace(tmp, target)
     return target
 
 

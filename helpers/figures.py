@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
 
+from .atomic import atomic_path
 from .paths import ROOT, figures_dir
 
 #: Width of the report's text block (A4, 2.5 cm margins) in inches.
@@ -64,20 +63,6 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: str | float = "full",
     return plt.subplots(nrows, ncols, figsize=(inches, inches * aspect), **kwargs)
 
 
-@contextlib.contextmanager
-def _atomic_path(target: Path) -> Iterator[Path]:
-    """Write to a temporary sibling and rename it onto ``target`` only on success."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-
-
 @dataclass(frozen=True)
 class ReportFigure:
     """A saved figure; displayed in a notebook as its PNG, carrying what the report needs."""
@@ -105,9 +90,9 @@ def save_figure(fig, task: str, name: str, caption: str, *, output_dir: str | os
     folder = figures_dir(task, output_dir)
     pdf, png = folder / f"{name}.pdf", folder / f"{name}.png"
     try:
-        with _atomic_path(pdf) as tmp:
+        with atomic_path(pdf) as tmp:
             fig.savefig(tmp, format="pdf", metadata=_PDF_METADATA)
-        with _atomic_path(png) as tmp:
+        with atomic_path(png) as tmp:
             fig.savefig(tmp, format="png", metadata=_PNG_METADATA)
     finally:
         plt.close(fig)

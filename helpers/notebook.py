@@ -8,13 +8,13 @@ import math
 import os
 import platform
 import re
-import tempfile
 import types
 import typing
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
+from .atomic import write_atomic
 from .paths import results_path
 
 # --------------------------------------------------------------------------- parameters
@@ -152,7 +152,7 @@ class Table:
     def _repr_latex_(self) -> str:
         body = [" & ".join(latex_escape(c) for c in row) + r" \\" for row in self.rows]
         return "\n".join([
-            r"\begin{table}[htbp]", r"\centering", rf"\caption{{{latex_escape(self.caption)}}}",
+            r"\begin{table}[htbp]", r"\centering", r"\small", rf"\caption{{{latex_escape(self.caption)}}}",
             rf"\label{{{self.label}}}", rf"\begin{{tabular}}{{{self.align}}}", r"\toprule",
             " & ".join(latex_escape(c) for c in self.columns) + r" \\", r"\midrule",
             *body, r"\bottomrule", r"\end{tabular}", r"\end{table}",
@@ -212,13 +212,7 @@ def save_results(task: str, values: Mapping, *, parameters: Mapping | None = Non
         "environment": environment_versions(),
     }
     text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{task}.", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_atomic(path, text)
     return path
 
 

@@ -25,6 +25,7 @@ import jinja2
 import nbformat
 import yaml
 
+from .atomic import write_atomic
 from .notebook import environment_versions, latex_escape
 from .paths import ROOT
 
@@ -187,17 +188,6 @@ def _run_xelatex(workdir: Path, jobname: str = "report") -> None:
             raise ReportError("xelatex failed:\n  " + "\n  ".join(errors[-15:]) + f"\n(full log: {workdir / jobname}.log)")
 
 
-def _write_atomic(data: bytes, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def render_tex(notebooks_dir: Path, results_dir: Path, metadata: dict, workdir: Path) -> str:
     """Write the sections and figures into ``workdir`` and return the main LaTeX source."""
     tasks, figure_paths = [], {}
@@ -242,10 +232,10 @@ def build_report(notebooks_dir: Path, out: Path, *, results_dir: Path | None = N
         tex = render_tex(Path(notebooks_dir), Path(results_dir), metadata, workdir)
         (workdir / "report.tex").write_text(tex)
         _run_xelatex(workdir)
-        _write_atomic((workdir / "report.pdf").read_bytes(), Path(out))
+        write_atomic(out, (workdir / "report.pdf").read_bytes())
         if keep_tex:  # for debugging the LaTeX: the main file and its sections
             for source in [workdir / "report.tex", *sorted((workdir / "sections").glob("*.tex"))]:
-                _write_atomic(source.read_bytes(), Path(out).parent / "tex" / source.relative_to(workdir))
+                write_atomic(Path(out).parent / "tex" / source.relative_to(workdir), source.read_bytes())
     return Path(out)
 
 

@@ -1,0 +1,34 @@
+"""Atomic file writes: a file is either the old one or the complete new one, never half-written."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(target: os.PathLike | str) -> Iterator[Path]:
+    """Yield a temporary sibling of ``target``; it replaces ``target`` only if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_atomic(target: os.PathLike | str, content: bytes | str) -> Path:
+    """Write ``content`` to ``target`` atomically; returns the path."""
+    with atomic_path(target) as tmp:
+        if isinstance(content, str):
+            tmp.write_text(content)
+        else:
+            tmp.write_bytes(content)
+    return Path(target)
