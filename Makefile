@@ -58,8 +58,9 @@ setup: $(SETUP)
 $(SETUP): requirements.txt pyproject.toml
 	@if [ ! -x "$(PYTHON)" ]; then echo "==> creating virtual environment $(VENV)"; $(BOOTSTRAP_PYTHON) -m venv "$(VENV)"; fi
 	@echo "==> installing Python requirements into $(VENV)"
-	@"$(PYTHON)" -m pip install --quiet --upgrade pip
-	@"$(PYTHON)" -m pip install --quiet -r requirements.txt -e .
+	@"$(PYTHON)" -m pip install --upgrade pip > "$(VENV)/pip.log" 2>&1 \
+	    && "$(PYTHON)" -m pip install -r requirements.txt -e . >> "$(VENV)/pip.log" 2>&1 \
+	    || { tail -n 40 "$(VENV)/pip.log"; echo "pip failed; full log: $(VENV)/pip.log" >&2; exit 1; }
 	@touch $@
 
 system-deps:

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 PACKAGES=(texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended
-          texlive-plain-generic fonts-dejavu-core fonts-dejavu-extra pandoc poppler-utils)
+          texlive-plain-generic fonts-dejavu-core fonts-dejavu-extra fontconfig pandoc poppler-utils)
 
 missing() {
   local tool sty
