@@ -346,8 +346,10 @@ def write_stamps(folder: Path, names: list[str]) -> None:
         path = locate(name)
         text = f"{sha256_of(path)}  {REGISTRY[name].filename}\n"
         stamp = folder / f"{REGISTRY[name].filename}.sha256"
-        if not stamp.is_file() or stamp.read_text() != text:
+        changed = not stamp.is_file() or stamp.read_text() != text
+        if changed:
             stamp.write_text(text)
+        print(f"data: {REGISTRY[name].filename:26s} verified{' (changed)' if changed else ''}  {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
