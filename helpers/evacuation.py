@@ -1,0 +1,141 @@
+"""The critical number of people for the main-entrance area of the MI building.
+
+People are placed one after another, each at a position drawn from a distribution p(x);
+the critical number is the count at the moment more than ``capacity`` people stand in the
+sensitive rectangle. For a share ``p`` of p(x) inside the rectangle, that count is
+k + F with k = capacity + 1 and F ~ NegativeBinomial(k, p) (failures before the k-th
+success), so a generative model is judged by its Monte-Carlo estimate against the exact
+answer for the data's own share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+#: The sensitive area in front of the main entrance: corners (130, 70) and (150, 50).
+ENTRANCE = ((130.0, 70.0), (150.0, 50.0))
+#: At most this many people may stand in it.
+CAPACITY = 100
+
+Sampler = Callable[[int, np.random.Generator], np.ndarray]
+
+
+def in_rectangle(points, corners=ENTRANCE) -> np.ndarray:
+    """Boolean mask of points inside the closed rectangle spanned by two opposite corners."""
+    points = np.asarray(points, dtype=float)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"points must have shape (n, 2), got {points.shape}.")
+    (x0, y0), (x1, y1) = corners
+    return ((points[:, 0] >= min(x0, x1)) & (points[:, 0] <= max(x0, x1))
+            & (points[:, 1] >= min(y0, y1)) & (points[:, 1] <= max(y0, y1)))
+
+
+@dataclass(frozen=True)
+class CriticalNumber:
+    """Summary of the critical-number distribution: mean, median, and a central interval."""
+
+    mean: float
+    median: float
+    low: float
+    high: float
+    level: float
+    share: float
+
+    def as_dict(self) -> dict:
+        return {"mean": self.mean, "median": self.median, "low": self.low, "high": self.high,
+                "level": self.level, "share_inside": self.share}
+
+
+def _check_capacity(capacity: int) -> int:
+    if isinstance(capacity, bool) or not isinstance(capacity, int | np.integer) or capacity < 0:
+        raise ValueError(f"capacity must be a non-negative integer, got {capacity!r}.")
+    return int(capacity)
+
+
+def exact_critical_number(share: float, capacity: int = CAPACITY, level: float = 0.9) -> CriticalNumber:
+    """The exact critical-number distribution for a known share inside the rectangle."""
+    capacity = _check_capacity(capacity)
+    if not 0.0 < share <= 1.0:
+        raise ValueError(
+            f"the share inside the rectangle must be in (0, 1], got {share}; with no one inside, "
+            "the area never fills."
+        )
+    k = capacity + 1
+    failures = stats.nbinom(k, share)
+    tail = (1.0 - level) / 2.0
+    return CriticalNumber(mean=float(k / share), median=k + float(failures.median()), low=k + float(failures.ppf(tail)),
+                          high=k + float(failures.ppf(1.0 - tail)), level=level, share=float(share))
+
+
+def simulate_critical_numbers(sampler: Sampler, *, capacity: int = CAPACITY, repeats: int = 1000,
+                              corners=ENTRANCE, seed: int = 0, max_people: int = 10_000_000,
+                              batch: int | None = None) -> np.ndarray:
+    """Monte-Carlo critical numbers, one per repeat, all repeats drawn together.
+
+    ``sampler(n, rng)`` returns ``n`` positions, shape (n, 2). Each repeat places people
+    until more than ``capacity`` stand in the rectangle; the count at that moment is returned.
+    """
+    capacity = _check_capacity(capacity)
+    if isinstance(repeats, bool) or not isinstance(repeats, int | np.integer) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}.")
+    rng = np.random.default_rng(seed)
+    k = capacity + 1
+    if batch is None:  # a pilot draw sizes the batch so that most repeats finish in one pass
+        pilot = in_rectangle(_draw(sampler, 20_000, rng), corners).mean()
+        if pilot == 0:
+            raise RuntimeError(
+                "none of 20000 people drawn from the sampler stands in the rectangle; the "
+                "distribution puts (almost) no one there, so the area would never fill."
+            )
+        batch = int(np.ceil(1.3 * k / pilot)) + 64
+    # Bound one pass to about 2e7 positions (320 MB as float64 pairs).
+    batch = max(1, min(batch, max_people, 20_000_000 // repeats))
+    result = np.zeros(repeats, dtype=np.int64)
+    inside_so_far = np.zeros(repeats, dtype=np.int64)
+    placed = np.zeros(repeats, dtype=np.int64)
+    pending = np.arange(repeats)
+    while pending.size:
+        if placed[pending[0]] >= max_people:
+            raise RuntimeError(
+                f"{pending.size} of {repeats} repeats placed {max_people} people without filling the "
+                "rectangle; the distribution puts (almost) no one there."
+            )
+        inside = in_rectangle(_draw(sampler, pending.size * batch, rng), corners).reshape(pending.size, batch)
+        counts = inside_so_far[pending, None] + np.cumsum(inside, axis=1)
+        done = counts[:, -1] >= k
+        first = np.argmax(counts >= k, axis=1)  # index of the (capacity + 1)-th person inside
+        result[pending[done]] = placed[pending[done]] + first[done] + 1
+        inside_so_far[pending] = counts[:, -1]
+        placed[pending] += batch
+        pending = pending[~done]
+    return result
+
+
+def _draw(sampler: Sampler, n: int, rng: np.random.Generator) -> np.ndarray:
+    points = np.asarray(sampler(n, rng), dtype=float)
+    if points.shape != (n, 2):
+        raise ValueError(f"the sampler must return shape ({n}, 2) for n = {n}, returned {points.shape}.")
+    if not np.isfinite(points).all():
+        raise ValueError("the sampler returned NaN or infinite positions.")
+    return points
+
+
+def summarize(counts, level: float = 0.9, share: float = float("nan")) -> CriticalNumber:
+    """Mean, median and central ``level`` interval of simulated critical numbers."""
+    counts = np.asarray(counts, dtype=float)
+    tail = (1.0 - level) / 2.0
+    low, median, high = np.quantile(counts, [tail, 0.5, 1.0 - tail])
+    return CriticalNumber(mean=float(counts.mean()), median=float(median), low=float(low), high=float(high),
+                          level=level, share=share)
+
+
+def resampling_sampler(points) -> Sampler:
+    """A sampler that draws positions from a data set with replacement (its empirical distribution)."""
+    points = np.asarray(points, dtype=float)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
+        raise ValueError(f"points must be a non-empty (n, 2) array, got shape {points.shape}.")
+    return lambda n, rng: points[rng.integers(0, len(points), size=n)]
