@@ -34,6 +34,8 @@ COMMON_HELPERS := helpers/__init__.py helpers/paths.py helpers/atomic.py helpers
                   helpers/notebook.py helpers/plots.py
 HELPERS_task1_pca := helpers/pca.py helpers/images.py
 DATA_task1_pca := pca_dataset.txt face.dat data_DMAP_PCA_vadere.txt
+HELPERS_task2_diffusion_maps := helpers/diffusion_maps.py helpers/pca.py
+DATA_task2_diffusion_maps := data_DMAP_PCA_vadere.txt
 
 DATA_FILES := pca_dataset.txt data_DMAP_PCA_vadere.txt FireEvac_train_set.npy \
               FireEvac_test_set.npy face.dat mnist.npz

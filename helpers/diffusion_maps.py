@@ -399,3 +399,29 @@ def false_neighbour_fraction(data: np.ndarray, embedding: np.ndarray, *, factor:
     _, neighbours = cKDTree(embedding).query(embedding, k=2)
     far = np.linalg.norm(data - data[neighbours[:, 1]], axis=1) > factor * typical
     return float(np.mean(far))
+
+
+def periodic_data(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sheet's periodic data set: x_k = (cos t_k, sin t_k), t_k = 2 pi k / (n + 1), k = 1..n."""
+    if n < 3:
+        raise ValueError(f"the periodic data set needs at least 3 points, got {n}.")
+    t = 2 * np.pi * np.arange(1, n + 1) / (n + 1)
+    return np.column_stack([np.cos(t), np.sin(t)]), t
+
+
+def first_new_direction(residuals: np.ndarray, threshold: float = 0.5) -> int | None:
+    """The first l > 1 whose residual r_l exceeds ``threshold`` (residuals hold r_1, r_2, ...)."""
+    above = np.flatnonzero(np.asarray(residuals)[1:] > threshold)
+    return int(above[0]) + 2 if above.size else None
+
+
+def smallest_unfolding_dimension(data: np.ndarray, eigenfunctions: np.ndarray, *, factor: float = 5.0,
+                                 max_share: float = 0.01) -> tuple[int | None, np.ndarray]:
+    """The smallest m whose embedding (phi_1 ... phi_m) has at most ``max_share`` false neighbours.
+
+    Returns m (None if no m up to L qualifies) and the false-neighbour share for m = 1..L.
+    """
+    shares = np.array([false_neighbour_fraction(data, eigenfunctions[:, 1:m + 1], factor=factor)
+                       for m in range(1, eigenfunctions.shape[1])])
+    good = np.flatnonzero(shares <= max_share)
+    return (int(good[0]) + 1 if good.size else None), shares

@@ -159,13 +159,11 @@ class Table:
         ])
 
 
-def show_table(*args, **kwargs) -> Table:
-    """Build a Table and display it."""
+def show_table(*args, **kwargs) -> None:
+    """Build a Table and display it once (returns None, so a final call is not shown twice)."""
     from IPython.display import display
 
-    table = Table(*args, **kwargs)
-    display(table)
-    return table
+    display(Table(*args, **kwargs))
 
 
 # --------------------------------------------------------------------------- results

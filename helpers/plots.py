@@ -106,3 +106,58 @@ def trajectories(paths: Mapping[str, np.ndarray], *, styles: Mapping[str, dict] 
         ax.set_aspect("equal", adjustable="datalim")
         ax.legend(frameon=False, fontsize=7)
     return fig
+
+
+def function_grid(x: np.ndarray, ys: Mapping[str, np.ndarray], *, xlabel: str, ncols: int = 5,
+                  color: np.ndarray | None = None, size: float = 1.5, aspect_per_row: float = 0.24):
+    """Each y against the same x, one small panel each (e.g. eigenfunctions against phi_1)."""
+    nrows = int(np.ceil(len(ys) / ncols))
+    fig, axes = new_figure(nrows, ncols, aspect=aspect_per_row * nrows, squeeze=False)
+    for ax in axes.flat[len(ys):]:
+        ax.axis("off")
+    colouring = {"c": color, "cmap": "viridis"} if color is not None else {"color": "C0"}
+    for ax, (label, y) in zip(axes.flat, ys.items(), strict=False):
+        ax.scatter(x, y, s=size, linewidths=0, rasterized=len(x) > 2000, **colouring)
+        ax.set_title(label, fontsize=7.5)
+        ax.set_xlabel(xlabel, fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.locator_params(axis="x", nbins=3)
+        ax.ticklabel_format(useOffset=False)
+        level = float(np.mean(y))
+        if np.ptp(y) <= 1e-9 * max(abs(level), 1e-300):  # constant up to rounding: do not magnify the noise
+            ax.set_ylim(level - 0.5 * abs(level) - 1e-12, level + 0.5 * abs(level) + 1e-12)
+    return fig
+
+
+def scatter_3d(points: np.ndarray, color: np.ndarray, *, labels: Sequence[str] = ("$x$", "$y$", "$z$"),
+               colorbar: str | None = None, elev: float = 15, azim: float = -70, width: str = "wide",
+               size: float = 2.0):
+    """A 3-D point cloud coloured by a scalar (rasterised points inside a vector frame)."""
+    fig = new_figure(width=width, aspect=0.75)[0]
+    fig.clf()
+    ax = fig.add_subplot(projection="3d")
+    scatter = ax.scatter(*np.asarray(points).T[:3], c=color, s=size, linewidths=0, cmap="viridis",
+                         rasterized=True)
+    ax.set(xlabel=labels[0], ylabel=labels[1], zlabel=labels[2])
+    ax.view_init(elev=elev, azim=azim)
+    ax.tick_params(labelsize=6)
+    if colorbar:
+        fig.colorbar(scatter, ax=ax, shrink=0.6, label=colorbar)
+    return fig
+
+
+def bars(values: Mapping[str, np.ndarray] | np.ndarray, positions: np.ndarray, *, xlabel: str, ylabel: str,
+         threshold: float | None = None, threshold_label: str = "threshold", width: str = "full",
+         aspect: float = 0.36):
+    """Grouped bars per position (e.g. a residual per eigenfunction), with an optional level."""
+    fig, ax = new_figure(width=width, aspect=aspect)
+    groups = values if isinstance(values, Mapping) else {"": values}
+    step = 0.8 / len(groups)
+    for i, (label, heights) in enumerate(groups.items()):
+        ax.bar(np.asarray(positions) + (i - (len(groups) - 1) / 2) * step, heights, width=step,
+               label=label or None, color=f"C{i}")
+    if threshold is not None:
+        ax.axhline(threshold, color="0.3", ls="--", lw=0.8, label=threshold_label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, xticks=positions)
+    ax.legend(frameon=False)
+    return fig

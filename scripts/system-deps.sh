@@ -21,7 +21,10 @@ missing() {
     done
   fi
   if command -v fc-list >/dev/null 2>&1; then
-    fc-list : family style | grep -q "DejaVu Serif.*Italic" || echo "font:DejaVu-Serif-Italic"
+    # Read the whole list first: `fc-list | grep -q` fails under pipefail when grep stops early.
+    local fonts
+    fonts=$(fc-list : family style)
+    grep -q "DejaVu Serif.*Italic" <<<"$fonts" || echo "font:DejaVu-Serif-Italic"
   fi
 }
 

@@ -41,11 +41,16 @@ def run_notebook(name: str, output_root: Path, **overrides) -> Path:
     return out
 
 
+#: Every task notebook with a smoke parameter set, in report order.
+SMOKE_NOTEBOOKS = sorted(p.stem for p in (ROOT / "params" / "smoke").glob("task*.yaml"))
+
+
 @pytest.fixture(scope="session")
-def smoke_task1(tmp_path_factory) -> Path:
-    """Output root of a smoke run of the Task 1 notebook (notebooks/, figures/, results/)."""
-    root = tmp_path_factory.mktemp("smoke-task1")
-    run_notebook("task1_pca", root)
+def smoke_root(tmp_path_factory) -> Path:
+    """Output root of smoke runs of every task notebook (notebooks/, figures/, results/)."""
+    root = tmp_path_factory.mktemp("smoke")
+    for name in SMOKE_NOTEBOOKS:
+        run_notebook(name, root)
     return root
 
 

@@ -9,8 +9,11 @@ from helpers.diffusion_maps import (
     DiffusionMap,
     diameter,
     false_neighbour_fraction,
+    first_new_direction,
     fourier_content,
     local_linear_residuals,
+    periodic_data,
+    smallest_unfolding_dimension,
 )
 
 
@@ -161,3 +164,17 @@ def test_disconnected_data_says_so_and_suggests_a_larger_epsilon(kernel):
     X = np.vstack([rng.normal(size=(60, 2)), rng.normal(size=(40, 2)) + 1000.0])
     with pytest.raises(ValueError, match="2 disconnected pieces .* larger epsilon"):
         DiffusionMap(3, kernel=kernel, epsilon=1.0).fit(X)
+
+
+def test_helpers_for_the_notebook(circle):
+    X, t = circle
+    data, angles = periodic_data(600)
+    np.testing.assert_allclose(data, X)
+    np.testing.assert_allclose(angles, t)
+    assert first_new_direction(np.array([1.0, 0.1, 0.2, 0.9, 0.95])) == 4
+    assert first_new_direction(np.array([1.0, 0.1, 0.2])) is None
+    dm = DiffusionMap(3).fit(X)
+    m, shares = smallest_unfolding_dimension(X, dm.eigenfunctions_)
+    assert m == 2 and shares[0] > 0.3 and shares[1] == 0.0  # a circle needs two coordinates
+    with pytest.raises(ValueError, match="at least 3 points"):
+        periodic_data(2)

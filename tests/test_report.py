@@ -17,10 +17,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.latex]
 
 
 @pytest.fixture(scope="module")
-def built(smoke_task1, tmp_path_factory):
+def built(smoke_root, tmp_path_factory):
     require_latex()
     out = tmp_path_factory.mktemp("report") / "report.pdf"
-    report.build_report(smoke_task1 / "notebooks", out, results_dir=smoke_task1 / "results")
+    report.build_report(smoke_root / "notebooks", out, results_dir=smoke_root / "results")
     return out, pdf_text(out)
 
 
@@ -30,48 +30,59 @@ def test_pdf_has_title_block_tables_and_the_task1_section(built):
     assert "Who did what" in text and "Software" in text
     assert "Task 1: Principal component analysis" in text
     assert "Part 3: pedestrian trajectories" in text
-    assert "Task 2" not in text  # tasks without an executed notebook are absent
+    assert "Task 2: Diffusion maps" in text and "Part 3: pedestrian trajectories" in text
     assert "import numpy" not in text  # code is hidden
 
 
-def test_pdf_quotes_the_computed_numbers(built, smoke_task1):
+def test_tasks_without_an_executed_notebook_are_absent(smoke_root, tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    shutil.copy(smoke_root / "notebooks" / "task1_pca.ipynb", folder)
+    tex = report.render_tex(folder, smoke_root / "results", report.load_metadata(), tmp_path)
+    assert r"\input{sections/task1_pca}" in tex and "task2" not in tex
+
+
+def test_pdf_quotes_the_computed_numbers(built, smoke_root):
     _, text = built
-    results = json.loads((smoke_task1 / "results" / "task1.json").read_text())["results"]
+    results = json.loads((smoke_root / "results" / "task1.json").read_text())["results"]
     flat = " ".join(text.split())
     assert percent(results["dataset_2d"]["energy"][0], 2) in flat
     assert f"L = {results['face']['n_components_under_loss']} components on" in flat
     assert percent(results["pedestrians"]["cumulative_energy"][1], 1) in flat
-    numpy_version = json.loads((smoke_task1 / "results" / "task1.json").read_text())["environment"]["numpy"]
+    numpy_version = json.loads((smoke_root / "results" / "task1.json").read_text())["environment"]["numpy"]
     assert numpy_version in flat
+    task2 = json.loads((smoke_root / "results" / "task2.json").read_text())["results"]
+    assert f"With {task2['pedestrians']['eigenfunctions_needed']} eigenfunctions the share drops" in flat
+    assert f"{task2['periodic']['eigenvalues'][1]:.4f}" in flat
 
 
 def test_figures_are_embedded_as_vector_graphics(built):
     out, text = built
-    assert text.count("Figure ") >= 7
+    assert text.count("Figure ") >= 7 + 8
     pdf = out.read_bytes()
-    assert pdf.count(b"/Subtype /Form") + pdf.count(b"/Subtype/Form") >= 7  # included PDFs, not bitmaps
+    assert pdf.count(b"/Subtype /Form") + pdf.count(b"/Subtype/Form") >= 15  # included PDFs, not bitmaps
 
 
-def _copy_notebooks(smoke_task1, tmp_path):
+def _copy_notebooks(smoke_root, tmp_path):
     folder = tmp_path / "notebooks"
-    shutil.copytree(smoke_task1 / "notebooks", folder)
+    shutil.copytree(smoke_root / "notebooks", folder)
     return folder
 
 
-def test_missing_glyph_fails_and_keeps_the_previous_pdf(smoke_task1, tmp_path):
+def test_missing_glyph_fails_and_keeps_the_previous_pdf(smoke_root, tmp_path):
     require_latex()
-    folder = _copy_notebooks(smoke_task1, tmp_path)
+    folder = _copy_notebooks(smoke_root, tmp_path)
     nb = nbformat.read(folder / "task1_pca.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_markdown_cell("A glyph no report font has: \u4e2d\u6587"))
     nbformat.write(nb, folder / "task1_pca.ipynb")
     out = tmp_path / "report.pdf"
     out.write_bytes(b"%PDF previous good report")
     with pytest.raises(report.ReportError, match="fonts lack characters"):
-        report.build_report(folder, out, results_dir=smoke_task1 / "results", keep_tex=False)
+        report.build_report(folder, out, results_dir=smoke_root / "results", keep_tex=False)
     assert out.read_bytes() == b"%PDF previous good report"
 
 
-def test_bad_metadata_and_failed_notebooks_are_refused(smoke_task1, tmp_path):
+def test_bad_metadata_and_failed_notebooks_are_refused(smoke_root, tmp_path):
     meta = yaml.safe_load(report.load_metadata.__defaults__[0].read_text())
     meta["tasks"]["task1_pca"]["shares"]["Author One"] += 5
     bad = tmp_path / "metadata.yaml"
@@ -79,7 +90,7 @@ def test_bad_metadata_and_failed_notebooks_are_refused(smoke_task1, tmp_path):
     with pytest.raises(report.ReportError, match="task1_pca add up to 105"):
         report.load_metadata(bad)
 
-    folder = _copy_notebooks(smoke_task1, tmp_path)
+    folder = _copy_notebooks(smoke_root, tmp_path)
     nb = nbformat.read(folder / "task1_pca.ipynb", as_version=4)
     nb.cells[-1].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])]
     nbformat.write(nb, folder / "task1_pca.ipynb")

@@ -14,15 +14,15 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def results(smoke_task1):
-    return json.loads((smoke_task1 / "results" / "task1.json").read_text())
+def results(smoke_root):
+    return json.loads((smoke_root / "results" / "task1.json").read_text())
 
 
-def test_notebook_writes_every_figure(smoke_task1):
-    names = {p.stem for p in (smoke_task1 / "figures" / "task1").glob("*.pdf")}
+def test_notebook_writes_every_figure(smoke_root):
+    names = {p.stem for p in (smoke_root / "figures" / "task1").glob("*.pdf")}
     assert names == {"pca_2d_directions", "pca_2d_projection", "face_reconstructions", "face_energy_loss",
                      "face_ssim", "pedestrian_paths", "pedestrian_energy"}
-    assert {p.stem for p in (smoke_task1 / "figures" / "task1").glob("*.png")} == names
+    assert {p.stem for p in (smoke_root / "figures" / "task1").glob("*.png")} == names
 
 
 def test_results_agree_with_an_independent_computation(results):

@@ -1,0 +1,51 @@
+"""A papermill smoke run of the Task 2 notebook: its results against direct computations."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import data
+from helpers.diffusion_maps import DiffusionMap, false_neighbour_fraction
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def results(smoke_root):
+    return json.loads((smoke_root / "results" / "task2.json").read_text())
+
+
+def test_notebook_writes_every_figure(smoke_root):
+    names = {p.stem for p in (smoke_root / "figures" / "task2").glob("*.pdf")}
+    assert names == {"periodic_eigenfunctions", "swiss_roll_data", "swiss_roll_eigenfunctions", "swiss_roll_residuals",
+                     "swiss_roll_pca", "swiss_roll_small_eigenfunctions", "pedestrians_embedding",
+                     "pedestrians_false_neighbours"}
+
+
+def test_periodic_results_are_fourier_pairs(results):
+    periodic = results["results"]["periodic"]
+    assert periodic["n"] == 200 and periodic["frequencies"] == [0, 1, 1, 2, 2]
+    assert min(periodic["fourier_shares"][1:]) > 0.999
+    assert periodic["epsilon"] == pytest.approx(0.05 * 2.0, rel=1e-4)  # the circle's diameter is 2
+
+
+def test_swiss_roll_results_are_consistent(results):
+    roll = results["results"]["swiss_roll"]
+    assert roll["n"] == 900 and len(roll["markov_eigenvalues"]) == 7
+    assert np.all(np.diff(roll["markov_eigenvalues"]) <= 0)
+    new = roll["first_new_direction"]
+    assert new is None or roll["residuals_first"][new - 1] > 0.5 > max(roll["residuals_first"][1:new - 1])
+    energy = roll["pca"]["energy"]
+    assert len(energy) == 3 and sum(energy) == pytest.approx(1.0) and min(energy) > 0.2  # a roll: no flat direction
+
+
+def test_pedestrian_answer_matches_a_direct_computation(results):
+    ped = results["results"]["pedestrians"]
+    trajectories = data.load_vadere()
+    phi = DiffusionMap(6).fit(trajectories).eigenfunctions_
+    needed = ped["eigenfunctions_needed"]
+    assert false_neighbour_fraction(trajectories, phi[:, 1:needed + 1]) <= 0.01
+    assert false_neighbour_fraction(trajectories, phi[:, 1:needed]) > 0.01
+    np.testing.assert_allclose(ped["false_neighbour_shares"][needed - 1],
+                               false_neighbour_fraction(trajectories, phi[:, 1:needed + 1]))
