@@ -41,7 +41,7 @@ DATA_FILES := pca_dataset.txt data_DMAP_PCA_vadere.txt FireEvac_train_set.npy \
               FireEvac_test_set.npy face.dat mnist.npz
 DATA_STAMPS := $(DATA_FILES:%=build/data/%.sha256)
 
-.PHONY: help setup system-deps data notebooks report test bench bench-pca lab \
+.PHONY: help setup system-deps data notebooks report test bench bench-pca bench-dmaps lab \
         check-reproducible clean distclean FORCE
 
 help:
@@ -104,10 +104,22 @@ test: $(SETUP)
 	@echo "==> pytest"
 	@"$(PYTHON)" -m pytest $(PYTEST_ARGS)
 
-bench: bench-pca
+bench: bench-pca bench-dmaps
 
 bench-pca: $(SETUP) data
 	@"$(PYTHON)" bench/bench_pca.py
+
+# datafold pins older numpy and scikit-learn, so it lives in a virtual environment of its own.
+DATAFOLD_VENV := bench/.venv-datafold
+$(DATAFOLD_VENV)/.installed:
+	@echo "==> creating $(DATAFOLD_VENV) with datafold (the reference for bench-dmaps)"
+	@$(BOOTSTRAP_PYTHON) -m venv $(DATAFOLD_VENV)
+	@$(DATAFOLD_VENV)/bin/python -m pip install --quiet datafold==2.0.2 > $(DATAFOLD_VENV)/pip.log 2>&1 \
+	    || { tail -n 20 $(DATAFOLD_VENV)/pip.log; exit 1; }
+	@touch $@
+
+bench-dmaps: $(SETUP) $(DATAFOLD_VENV)/.installed
+	@"$(PYTHON)" bench/bench_dmaps.py --datafold-python $(DATAFOLD_VENV)/bin/python $(BENCH_ARGS)
 
 check-reproducible: $(SETUP)
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

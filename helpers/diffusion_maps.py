@@ -73,31 +73,63 @@ def dense_kernel(X: np.ndarray, epsilon: float, Y: np.ndarray | None = None) -> 
 
 
 def sparse_kernel(X: np.ndarray, epsilon: float, tol: float, Y: np.ndarray | None = None,
-                  tree: cKDTree | None = None) -> sp.csr_matrix:
-    """The Gaussian kernel restricted to pairs closer than cut_off_radius(epsilon, tol)."""
+                  tree: cKDTree | None = None, chunk_entries: int = 1 << 20) -> sp.csr_matrix:
+    """The Gaussian kernel restricted to pairs closer than cut_off_radius(epsilon, tol).
+
+    Rows are the points of Y (default X). The CSR arrays are allocated once (a counting pass
+    first) and filled block by block, with 32-bit indices where they fit: about 12 bytes per
+    stored entry. Whether a pair is kept is decided from the same squared distance in both
+    orders, so the kernel of X with itself is exactly symmetric.
+    """
     radius = cut_off_radius(epsilon, tol)
     tree = tree or cKDTree(X)
-    if Y is None:
-        pairs = tree.query_pairs(radius, output_type="ndarray")
-        i, j = pairs[:, 0], pairs[:, 1]
-        values = np.exp(-((X[i] - X[j]) ** 2).sum(axis=1) / epsilon)
-        n = len(X)
-        diagonal = np.arange(n)
-        return sp.csr_matrix(
-            (np.concatenate([values, values, np.ones(n)]),
-             (np.concatenate([i, j, diagonal]), np.concatenate([j, i, diagonal]))), shape=(n, n))
-    distances = cKDTree(Y).sparse_distance_matrix(tree, radius, output_type="coo_matrix")
-    values = np.exp(-(distances.data**2) / epsilon)
-    kernel = sp.csr_matrix((values, (distances.row, distances.col)), shape=(len(Y), len(X)))
-    # sparse_distance_matrix leaves out exact zeros (coinciding points): put them back.
-    for row, col in _coinciding(Y, tree):
-        kernel[row, col] = 1.0
-    return kernel
+    rows_from = X if Y is None else Y
+    reach = radius * (1.0 + 1e-9)  # the tree may round at the boundary; our own test decides
+    counts = np.asarray(tree.query_ball_point(rows_from, reach, return_length=True), dtype=np.int64)
+    total = int(counts.sum())
+    index_dtype = np.int32 if max(total, len(X)) < np.iinfo(np.int32).max else np.int64
+    data = np.empty(total, dtype=np.float64)
+    indices = np.empty(total, dtype=index_dtype)
+    indptr = np.zeros(len(rows_from) + 1, dtype=np.int64)
+    filled = 0
+    # Blocks of rows holding about chunk_entries entries bound the temporaries (~100 bytes each).
+    ends = np.searchsorted(np.cumsum(counts), np.arange(chunk_entries, total + chunk_entries, chunk_entries))
+    bounds = np.unique(np.concatenate([[0], np.minimum(ends + 1, len(rows_from)), [len(rows_from)]]))
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        block = rows_from[start:stop]
+        # All pairs (block row, column) within reach, built in C; zero distances included.
+        pairs = cKDTree(block).sparse_distance_matrix(tree, reach, output_type="ndarray")
+        rows, cols = pairs["i"], pairs["j"]
+        del pairs
+        difference = block[rows] - X[cols]
+        squared = np.einsum("ij,ij->i", difference, difference)
+        del difference
+        keep = squared <= radius * radius
+        rows, cols, squared = rows[keep], cols[keep], squared[keep]
+        order = np.argsort(rows.astype(np.int32), kind="stable")  # group by row
+        n_kept = len(order)
+        data[filled:filled + n_kept] = np.exp(-squared[order] / epsilon)
+        indices[filled:filled + n_kept] = cols[order]
+        indptr[start + 1:stop + 1] = np.bincount(rows, minlength=len(block))
+        filled += n_kept
+    indptr = np.cumsum(indptr).astype(index_dtype)
+    return sp.csr_matrix((data[:filled], indices[:filled], indptr), shape=(len(rows_from), len(X)), copy=False)
 
 
-def _coinciding(Y: np.ndarray, tree: cKDTree) -> list[tuple[int, int]]:
-    hits = tree.query_ball_point(Y, r=0.0)
-    return [(row, col) for row, cols in enumerate(hits) for col in cols]
+def _scale_symmetric(matrix: sp.csr_matrix, scale: np.ndarray, chunk: int = 1 << 22) -> None:
+    """In place: entry (i, j) *= scale[i] * scale[j] (the product first, so symmetry stays exact)."""
+    indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
+    row_bounds = np.searchsorted(indptr, np.arange(0, indptr[-1], chunk), side="right") - 1
+    for a, b in zip(row_bounds, [*row_bounds[1:], len(indptr) - 1], strict=True):
+        if b <= a:
+            continue
+        lo, hi = indptr[a], indptr[b]
+        rows = np.repeat(np.arange(a, b), np.diff(indptr[a:b + 1]))
+        data[lo:hi] *= scale[rows] * scale[indices[lo:hi]]
+
+
+def _row_sums(matrix) -> np.ndarray:
+    return np.asarray(matrix.sum(axis=1)).ravel()
 
 
 # --------------------------------------------------------------------------- eigensolver
@@ -113,7 +145,12 @@ class _ThreadedOperator(sla.LinearOperator):
     def __init__(self, matrix: sp.csr_matrix, n_threads: int):
         super().__init__(dtype=matrix.dtype, shape=matrix.shape)
         bounds = np.linspace(0, matrix.shape[0], n_threads + 1).astype(int)
-        self.blocks = [matrix[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        indptr = matrix.indptr
+        # Row blocks as views of the matrix's arrays (no copy of the data).
+        self.blocks = [sp.csr_matrix((matrix.data[indptr[a]:indptr[b]], matrix.indices[indptr[a]:indptr[b]],
+                                      (indptr[a:b + 1] - indptr[a]).astype(indptr.dtype)),
+                                     shape=(b - a, matrix.shape[1]), copy=False)
+                       for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         self.pool = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
 
     def _matvec(self, x):
@@ -259,14 +296,13 @@ class DiffusionMap:
 
     def _normalise(self, W):
         """K = P^-a W P^-a and T_hat = Q^-1/2 K Q^-1/2; returns T_hat, p and q."""
-        p = np.asarray(W.sum(axis=1)).ravel()
+        p = _row_sums(W)
         scale = p ** -self.alpha
-        if sp.issparse(W):
-            K = sp.diags(scale) @ W @ sp.diags(scale)
-            q = np.asarray(K.sum(axis=1)).ravel()
-            root = 1.0 / np.sqrt(q)
-            T = (sp.diags(root) @ K @ sp.diags(root)).tocsr()
-            T = (T + T.T) * 0.5  # exact symmetry for the Lanczos solver
+        if sp.issparse(W):  # in place: W becomes K, then T_hat, exactly symmetric throughout
+            _scale_symmetric(W, scale)
+            q = _row_sums(W)
+            _scale_symmetric(W, 1.0 / np.sqrt(q))
+            T = W
         else:
             K = scale[:, None] * W * scale[None, :]
             q = K.sum(axis=1)
@@ -309,7 +345,7 @@ class DiffusionMap:
             W = dense_kernel(self.X_fit_, self.epsilon_, Y)
         else:
             W = sparse_kernel(self.X_fit_, self.epsilon_, self.tol, Y=Y, tree=self.tree_)
-        p_y = np.asarray(W.sum(axis=1)).ravel()
+        p_y = _row_sums(W)
         if np.any(p_y == 0):
             raise ValueError(
                 f"{int(np.sum(p_y == 0))} new points are farther than the kernel's reach from every "
@@ -318,7 +354,7 @@ class DiffusionMap:
         scale_x = self.p_ ** -self.alpha
         if sp.issparse(W):
             K = sp.diags(p_y ** -self.alpha) @ W @ sp.diags(scale_x)
-            T = sp.diags(1.0 / np.asarray(K.sum(axis=1)).ravel()) @ K
+            T = sp.diags(1.0 / _row_sums(K)) @ K
         else:
             K = (p_y ** -self.alpha)[:, None] * W * scale_x[None, :]
             T = K / K.sum(axis=1, keepdims=True)

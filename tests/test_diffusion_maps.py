@@ -178,3 +178,15 @@ def test_helpers_for_the_notebook(circle):
     assert m == 2 and shares[0] > 0.3 and shares[1] == 0.0  # a circle needs two coordinates
     with pytest.raises(ValueError, match="at least 3 points"):
         periodic_data(2)
+
+
+def test_sparse_kernel_and_its_normalisation_stay_exactly_symmetric(roll):
+    from helpers.diffusion_maps import _scale_symmetric, dense_kernel, sparse_kernel
+
+    X, _ = roll
+    W = sparse_kernel(X, 2.0, 1e-6, chunk_entries=997)  # small blocks exercise their boundaries
+    assert (W != W.T).nnz == 0
+    dense = dense_kernel(X, 2.0)
+    np.testing.assert_allclose(W.toarray(), np.where(dense >= 1e-6 * (1 - 1e-12), dense, 0.0), rtol=1e-14)
+    _scale_symmetric(W, np.random.default_rng(0).uniform(0.5, 2.0, len(X)))
+    assert (W != W.T).nnz == 0
