@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +31,26 @@ WORKER = HERE / "dmaps_worker.py"
 BYTES_PER_ENTRY = 24
 
 
-def run_worker(python: str, mode: str, data: Path, epsilon: float, tol: float, k: int) -> dict:
+def run_worker(python: str, mode: str, data: Path, epsilon: float, tol: float, k: int,
+               timeout: float) -> dict:
     """Run one fit in a child process; returns its JSON result plus its peak memory in MB."""
     env = dict(os.environ, PYTHONPATH=str(HERE.parent))
-    process = subprocess.Popen([python, str(WORKER), mode, str(data), repr(epsilon), repr(tol), str(k)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
-    out, err = process.stdout.read(), process.stderr.read()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([python, str(WORKER), mode, str(data), repr(epsilon), repr(tol), str(k)],
+                                   stdout=out, stderr=err, env=env, text=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                process.kill()
+                _, status, usage = os.wait4(process.pid, 0)
+                return {"error": f"timed out after {timeout:.0f} s", "peak_mb": usage.ru_maxrss / 1024}
+            time.sleep(0.2)
+        out.seek(0)
+        err.seek(0)
+        out, err = out.read(), err.read()
     if status != 0:
         return {"error": (err.strip().splitlines() or ["killed"])[-1]}
     result = json.loads(out.strip().splitlines()[-1])
@@ -57,6 +71,7 @@ def main() -> None:
                         help="looser cut-off also run at sizes whose kernel at --tol would not fit in memory")
     parser.add_argument("--n-eigenpairs", type=int, default=11)
     parser.add_argument("--memory-limit-gb", type=float, default=8.0, help="skip runs predicted to need more")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds allowed for one fit")
     parser.add_argument("--datafold-python", default=str(HERE / ".venv-datafold" / "bin" / "python"))
     args = parser.parse_args()
     has_datafold = Path(args.datafold_python).exists()
@@ -84,9 +99,9 @@ def main() -> None:
                     print(f"{n:7d} {tol:7.0e} {neighbours:6.0f}  skipped: about {predicted_gb:.0f} GB predicted "
                           f"(limit {args.memory_limit_gb:g} GB)")
                     continue
-                ours = run_worker(sys.executable, "ours", path, epsilon, tol, args.n_eigenpairs)
-                theirs = run_worker(args.datafold_python, "datafold", path, epsilon, tol, args.n_eigenpairs) \
-                    if has_datafold else {"error": "not installed"}
+                ours = run_worker(sys.executable, "ours", path, epsilon, tol, args.n_eigenpairs, args.timeout)
+                theirs = run_worker(args.datafold_python, "datafold", path, epsilon, tol, args.n_eigenpairs,
+                                    args.timeout) if has_datafold else {"error": "not installed"}
                 print(format_row(n, tol, neighbours, ours, theirs), flush=True)
     print("speed-up = datafold seconds / our seconds (fit only, same kernel and eigenpairs); "
           "eigenvalues are those of the Markov matrix.")

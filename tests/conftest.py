@@ -57,3 +57,18 @@ def smoke_root(tmp_path_factory) -> Path:
 def pdf_text(pdf: Path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
+
+
+def smoke_results(root: Path, task: str) -> dict:
+    """The results file a smoke run wrote for ``task`` (e.g. "task1")."""
+    import json
+
+    return json.loads((root / "results" / f"{task}.json").read_text())
+
+
+def published_figures(root: Path, task: str) -> set[str]:
+    """Names of the figures a run published for ``task``; each must exist as PDF and PNG."""
+    folder = root / "figures" / task
+    pdfs = {p.stem for p in folder.glob("*.pdf")}
+    assert pdfs == {p.stem for p in folder.glob("*.png")}, "every figure needs both a PDF and a PNG"
+    return pdfs

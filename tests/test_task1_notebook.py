@@ -1,28 +1,25 @@
 """A papermill smoke run of the Task 1 notebook: its computed results and its parameter checks."""
 
-import json
-
 import numpy as np
 import pytest
 
 from helpers import data, images
 from helpers.pca import PCA
 
-from .conftest import run_notebook
+from .conftest import published_figures, run_notebook, smoke_results
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def results(smoke_root):
-    return json.loads((smoke_root / "results" / "task1.json").read_text())
+    return smoke_results(smoke_root, "task1")
 
 
 def test_notebook_writes_every_figure(smoke_root):
-    names = {p.stem for p in (smoke_root / "figures" / "task1").glob("*.pdf")}
-    assert names == {"pca_2d_directions", "pca_2d_projection", "face_reconstructions", "face_energy_loss",
-                     "face_ssim", "pedestrian_paths", "pedestrian_energy"}
-    assert {p.stem for p in (smoke_root / "figures" / "task1").glob("*.png")} == names
+    assert published_figures(smoke_root, "task1") == {
+        "pca_2d_directions", "pca_2d_projection", "face_reconstructions", "face_energy_loss",
+        "face_ssim", "pedestrian_paths", "pedestrian_energy"}
 
 
 def test_results_agree_with_an_independent_computation(results):

@@ -1,24 +1,23 @@
 """A papermill smoke run of the Task 2 notebook: its results against direct computations."""
 
-import json
-
 import numpy as np
 import pytest
 
 from helpers import data
 from helpers.diffusion_maps import DiffusionMap, false_neighbour_fraction
 
+from .conftest import published_figures, smoke_results
+
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def results(smoke_root):
-    return json.loads((smoke_root / "results" / "task2.json").read_text())
+    return smoke_results(smoke_root, "task2")
 
 
 def test_notebook_writes_every_figure(smoke_root):
-    names = {p.stem for p in (smoke_root / "figures" / "task2").glob("*.pdf")}
-    assert names == {"periodic_eigenfunctions", "swiss_roll_data", "swiss_roll_eigenfunctions", "swiss_roll_residuals",
+    assert published_figures(smoke_root, "task2") == {"periodic_eigenfunctions", "swiss_roll_data", "swiss_roll_eigenfunctions", "swiss_roll_residuals",
                      "swiss_roll_pca", "swiss_roll_small_eigenfunctions", "pedestrians_embedding",
                      "pedestrians_false_neighbours"}
 
