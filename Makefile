@@ -36,6 +36,8 @@ HELPERS_task1_pca := helpers/pca.py helpers/images.py
 DATA_task1_pca := pca_dataset.txt face.dat data_DMAP_PCA_vadere.txt
 HELPERS_task2_diffusion_maps := helpers/diffusion_maps.py helpers/pca.py
 DATA_task2_diffusion_maps := data_DMAP_PCA_vadere.txt
+HELPERS_task3_vae_mnist := helpers/vae.py helpers/mnist.py
+DATA_task3_vae_mnist := mnist.npz
 
 DATA_FILES := pca_dataset.txt data_DMAP_PCA_vadere.txt FireEvac_train_set.npy \
               FireEvac_test_set.npy face.dat mnist.npz
@@ -137,10 +139,11 @@ lab: $(SETUP)
 	@"$(PYTHON)" -m jupyter lab notebooks/
 
 # ---------------------------------------------------------------- cleaning
+# clean keeps build/cache (trained models, which take minutes to recompute); distclean removes it.
 clean:
-	rm -rf build figures results report/build .pytest_cache .ruff_cache
+	rm -rf build/notebooks build/data figures results report/build .pytest_cache .ruff_cache
 
 distclean: clean
-	rm -rf "$(CURDIR)/.venv" $(filter-out data/README.md,$(wildcard data/*))
+	rm -rf build "$(CURDIR)/.venv" $(filter-out data/README.md,$(wildcard data/*))
 
 FORCE:

@@ -161,3 +161,35 @@ def bars(values: Mapping[str, np.ndarray] | np.ndarray, positions: np.ndarray, *
     ax.set(xlabel=xlabel, ylabel=ylabel, xticks=positions)
     ax.legend(frameon=False)
     return fig
+
+
+def digit_rows(rows: Mapping[str, np.ndarray], *, side: int = 28, width: str = "full"):
+    """Rows of small images (e.g. test digits, their reconstructions, generated digits), labelled."""
+    names = list(rows)
+    n = max(len(images) for images in rows.values())
+    fig, axes = new_figure(len(names), n, width=width, aspect=len(names) / n * 1.15, squeeze=False,
+                           layout=None, gridspec_kw={"wspace": 0.05, "hspace": 0.25})
+    for r, name in enumerate(names):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c < len(rows[name]):
+                ax.imshow(np.clip(np.asarray(rows[name][c]).reshape(side, side), 0, 1), cmap="gray_r", vmin=0, vmax=1)
+        axes[r, 0].set_title(name, loc="left", fontsize=7.5, pad=2)
+    return fig
+
+
+def latent_grid(panels: Mapping[str, np.ndarray], labels: np.ndarray, *, ncols: int = 3):
+    """2-D latent codes coloured by class label, one panel per stage, one shared legend."""
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = new_figure(nrows, ncols, aspect=0.36 * nrows * 3 / ncols, squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (title, codes) in zip(axes.flat, panels.items(), strict=False):
+        codes = np.asarray(codes)
+        scatter = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=1.0,
+                             linewidths=0, rasterized=True)
+        ax.set_title(title, fontsize=8)
+        ax.tick_params(labelsize=6)
+    fig.colorbar(scatter, ax=axes, ticks=range(10), label="digit", shrink=0.8)
+    return fig
