@@ -43,7 +43,7 @@ DATA_FILES := pca_dataset.txt data_DMAP_PCA_vadere.txt FireEvac_train_set.npy \
               FireEvac_test_set.npy face.dat mnist.npz
 DATA_STAMPS := $(DATA_FILES:%=build/data/%.sha256)
 
-.PHONY: help setup system-deps data notebooks report test bench bench-pca bench-dmaps lab \
+.PHONY: help setup system-deps data notebooks report test bench bench-pca bench-dmaps bench-vae lab \
         check-reproducible clean distclean FORCE
 
 help:
@@ -106,7 +106,7 @@ test: $(SETUP)
 	@echo "==> pytest"
 	@"$(PYTHON)" -m pytest $(PYTEST_ARGS)
 
-bench: bench-pca bench-dmaps
+bench: bench-pca bench-dmaps bench-vae
 
 bench-pca: $(SETUP) data
 	@"$(PYTHON)" bench/bench_pca.py
@@ -119,6 +119,9 @@ $(DATAFOLD_VENV)/.installed:
 	@$(DATAFOLD_VENV)/bin/python -m pip install --quiet datafold==2.0.2 > $(DATAFOLD_VENV)/pip.log 2>&1 \
 	    || { tail -n 20 $(DATAFOLD_VENV)/pip.log; exit 1; }
 	@touch $@
+
+bench-vae: $(SETUP) data
+	@"$(PYTHON)" bench/bench_vae.py $(BENCH_ARGS)
 
 bench-dmaps: $(SETUP) $(DATAFOLD_VENV)/.installed
 	@"$(PYTHON)" bench/bench_dmaps.py --datafold-python $(DATAFOLD_VENV)/bin/python $(BENCH_ARGS)

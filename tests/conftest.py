@@ -32,6 +32,9 @@ def run_notebook(name: str, output_root: Path, **overrides) -> Path:
 
     params = yaml.safe_load((ROOT / "params" / "smoke" / f"{name}.yaml").read_text()) or {}
     params.update(output_dir=str(output_root), **overrides)
+    source = (ROOT / "notebooks" / f"{name}.ipynb").read_text()
+    if "cache_dir:" in source:  # trained models of a smoke run stay in its own folder
+        params.setdefault("cache_dir", str(output_root / "cache"))
     out = output_root / "notebooks" / f"{name}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
