@@ -86,7 +86,7 @@ build/notebooks/%.ipynb: notebooks/%.ipynb params/%.yaml $(COMMON_HELPERS) $$(HE
 	@echo "==> running $< (parameters: params/$*.yaml)"
 	@mkdir -p $(@D)/.partial
 	@"$(PYTHON)" -m papermill "$<" "$(@D)/.partial/$*.ipynb" -f "params/$*.yaml" --cwd notebooks \
-	    --progress-bar --no-log-output
+	    --progress-bar --log-output
 	@mv "$(@D)/.partial/$*.ipynb" "$@"
 
 report: $(REPORT)
