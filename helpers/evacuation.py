@@ -139,3 +139,69 @@ def resampling_sampler(points) -> Sampler:
     if points.ndim != 2 or points.shape[1] != 2 or len(points) == 0:
         raise ValueError(f"points must be a non-empty (n, 2) array, got shape {points.shape}.")
     return lambda n, rng: points[rng.integers(0, len(points), size=n)]
+
+
+# --------------------------------------------------------------------------- data and baselines
+
+
+class MinMaxScaler:
+    """Rescale to [-1, 1] with the training set's minimum and maximum, applied unchanged to other
+    data and inverted for generated samples (test data is never rescaled with its own range)."""
+
+    def fit(self, X) -> MinMaxScaler:
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or len(X) < 2:
+            raise ValueError(f"fit the scaler on an (n, d) array with n >= 2, got shape {X.shape}.")
+        self.min_, self.max_ = X.min(axis=0), X.max(axis=0)
+        if np.any(self.max_ == self.min_):
+            raise ValueError("a feature is constant in the training data; it cannot be rescaled.")
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        return 2.0 * (np.asarray(X, dtype=float) - self.min_) / (self.max_ - self.min_) - 1.0
+
+    def inverse_transform(self, Z) -> np.ndarray:
+        return (np.asarray(Z, dtype=float) + 1.0) / 2.0 * (self.max_ - self.min_) + self.min_
+
+
+def energy_distance(A, B) -> float:
+    """The energy distance between two samples (Szekely and Rizzo): 2 E|a-b| - E|a-a'| - E|b-b'|.
+
+    Zero exactly when the two distributions are equal; the within-sample means leave out
+    the zero self-distances (the unbiased form), so it is near zero for two samples of one law.
+    """
+    from scipy.spatial.distance import cdist, pdist
+
+    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)
+    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[1] or min(len(A), len(B)) < 2:
+        raise ValueError(f"need two (n, d) samples with the same d and n >= 2, got {A.shape} and {B.shape}.")
+    return float(2.0 * cdist(A, B).mean() - pdist(A).mean() - pdist(B).mean())
+
+
+def fit_baselines(X, *, seed: int = 0, max_components: int = 15) -> dict[str, Sampler]:
+    """Samplers of simple density models fitted to X: one Gaussian, a Gaussian mixture whose
+    size is chosen by BIC, and a Gaussian kernel density estimate (Scott's bandwidth)."""
+    from scipy.stats import gaussian_kde
+    from sklearn.mixture import GaussianMixture
+
+    X = np.asarray(X, dtype=float)
+    mean, cov = X.mean(axis=0), np.cov(X, rowvar=False)
+    mixtures = [GaussianMixture(k, random_state=seed, n_init=2).fit(X) for k in range(1, max_components + 1)]
+    best = min(mixtures, key=lambda m: m.bic(X))
+    kde = gaussian_kde(X.T)
+
+    def mixture_sampler(n, rng):
+        labels = rng.choice(best.n_components, size=n, p=best.weights_)
+        noise = rng.standard_normal((n, X.shape[1]))
+        chol = np.linalg.cholesky(best.covariances_)
+        return best.means_[labels] + np.einsum("nij,nj->ni", chol[labels], noise)
+
+    def kde_sampler(n, rng):
+        centres = X[rng.integers(0, len(X), size=n)]
+        return centres + rng.standard_normal((n, X.shape[1])) @ np.linalg.cholesky(kde.covariance).T
+
+    return {
+        "single Gaussian": lambda n, rng: rng.multivariate_normal(mean, cov, size=n),
+        f"Gaussian mixture ({best.n_components} components, BIC)": mixture_sampler,
+        "kernel density estimate": kde_sampler,
+    }

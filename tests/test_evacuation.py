@@ -92,3 +92,41 @@ def test_bad_samplers_and_arguments_are_rejected():
         simulate_critical_numbers(uniform_box, repeats=0)
     with pytest.raises(ValueError, match="capacity must be a non-negative integer"):
         simulate_critical_numbers(uniform_box, capacity=-1)
+
+
+def test_scaler_round_trip_uses_the_training_range():
+    from helpers.evacuation import MinMaxScaler
+
+    train = np.array([[0.0, 10.0], [4.0, 30.0], [2.0, 20.0]])
+    scaler = MinMaxScaler().fit(train)
+    np.testing.assert_allclose(scaler.transform(train).min(axis=0), [-1, -1])
+    np.testing.assert_allclose(scaler.transform(train).max(axis=0), [1, 1])
+    test = np.array([[6.0, 0.0]])  # outside the training range: mapped with the training scaler
+    np.testing.assert_allclose(scaler.transform(test), [[2.0, -2.0]])
+    np.testing.assert_allclose(scaler.inverse_transform(scaler.transform(test)), test)
+    with pytest.raises(ValueError, match="constant"):
+        MinMaxScaler().fit(np.array([[1.0, 2.0], [1.0, 3.0]]))
+
+
+def test_energy_distance_separates_distributions():
+    from helpers.evacuation import energy_distance
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(400, 2)), rng.normal(size=(400, 2))
+    shifted = rng.normal(size=(400, 2)) + [1.0, 0.0]
+    assert abs(energy_distance(a, b)) < 0.02
+    assert energy_distance(a, shifted) > 10 * abs(energy_distance(a, b))
+    assert energy_distance(a, shifted) == pytest.approx(energy_distance(shifted, a))
+
+
+def test_baselines_reproduce_a_mixture():
+    from helpers.evacuation import energy_distance, fit_baselines
+
+    rng = np.random.default_rng(1)
+    X = np.vstack([rng.normal([0, 0], 0.3, size=(500, 2)), rng.normal([4, 1], 0.5, size=(500, 2))])
+    samplers = fit_baselines(X, max_components=4)
+    distances = {name: energy_distance(sampler(1000, np.random.default_rng(2)), X) for name, sampler in samplers.items()}
+    mixture = next(name for name in distances if name.startswith("Gaussian mixture"))
+    assert "(2 components" in mixture
+    assert distances[mixture] < 0.05 and distances["kernel density estimate"] < 0.05
+    assert distances["single Gaussian"] > 3 * distances[mixture]
