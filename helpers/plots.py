@@ -167,8 +167,9 @@ def digit_rows(rows: Mapping[str, np.ndarray], *, side: int = 28, width: str = "
     """Rows of small images (e.g. test digits, their reconstructions, generated digits), labelled."""
     names = list(rows)
     n = max(len(images) for images in rows.values())
-    fig, axes = new_figure(len(names), n, width=width, aspect=len(names) / n * 1.15, squeeze=False,
-                           layout=None, gridspec_kw={"wspace": 0.05, "hspace": 0.25})
+    fig, axes = new_figure(len(names), n, width=width, aspect=len(names) / n * 1.2, squeeze=False,
+                           layout=None, gridspec_kw={"wspace": 0.05, "hspace": 0.3})
+    fig.subplots_adjust(left=0.005, right=0.995, bottom=0.01, top=1 - 0.3 / len(names))
     for r, name in enumerate(names):
         for c in range(n):
             ax = axes[r, c]
