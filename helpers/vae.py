@@ -288,10 +288,14 @@ def train_vae(x_train, x_test, config: TrainingConfig, *, cache_dir: str | os.Pa
     if x_train.shape[1] != x_test.shape[1]:
         raise ValueError(f"x_train has {x_train.shape[1]} features but x_test {x_test.shape[1]}.")
     folder = Path(cache_dir) / cache_key(config, x_train, x_test) if cache_dir else None
-    model = VAE(x_train.shape[1], config.latent_dim, config.hidden, likelihood=config.likelihood,
-                kl_weight=config.kl_weight, seed=config.seed)
-    model.build((None, x_train.shape[1]))
+
+    def new_model() -> VAE:
+        return VAE(x_train.shape[1], config.latent_dim, config.hidden, likelihood=config.likelihood,
+                   kl_weight=config.kl_weight, seed=config.seed)
+
     if folder is not None and (folder / "done").is_file():
+        model = new_model()
+        model.build((None, x_train.shape[1]))
         model.load_weights(folder / "model.weights.h5")
         meta = json.loads((folder / "history.json").read_text())
         with np.load(folder / "snapshots.npz") as archive:
@@ -301,13 +305,12 @@ def train_vae(x_train, x_test, config: TrainingConfig, *, cache_dir: str | os.Pa
                 snapshots.setdefault(stage, {})[field] = archive[key]
         return TrainedVAE(model, meta["history"], snapshots, meta["best_epoch"], from_cache=True)
 
-    keras.utils.set_random_seed(config.seed)
+    keras.utils.set_random_seed(config.seed)  # before the model exists: its initial weights are seeded
     if keras.backend.backend() == "tensorflow":  # deterministic kernels on TensorFlow
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    model = VAE(x_train.shape[1], config.latent_dim, config.hidden, likelihood=config.likelihood,
-                kl_weight=config.kl_weight, seed=config.seed)
+    model = new_model()
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), jit_compile="auto")
     snapshots = {}
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True,
