@@ -1,5 +1,9 @@
 """The VAE: its loss terms against independent computations, training, caching and errors."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -121,3 +125,52 @@ def test_bad_configuration_is_rejected():
         vae.VAE(10, likelihood="poisson")
     with pytest.raises(ValueError, match="kl_weight must be non-negative"):
         vae.VAE(10, kl_weight=-1)
+
+
+def test_other_value_ranges_are_checked_against_the_configured_range():
+    x = np.random.default_rng(0).uniform(-1, 1, size=(64, 2)).astype(np.float32)
+    with pytest.raises(ValueError, match="must lie in \\[0, 1\\]"):
+        vae.train_vae(x, x, _config())
+    with pytest.raises(ValueError, match="must lie in \\[-1, 1\\].*training set's scaler"):
+        vae.train_vae(x * 3, x, _config(value_range=(-1.0, 1.0)))
+    with pytest.raises(ValueError, match="Bernoulli likelihood needs data in \\[0, 1\\]"):
+        _config(likelihood="bernoulli", value_range=(-1.0, 1.0))
+    trained = vae.train_vae(x, x, _config(value_range=(-1.0, 1.0), hidden=(8,), max_epochs=2), verbose=0)
+    assert np.isfinite(trained.history["val_loss"]).all()
+
+
+def test_sample_draws_the_likelihood_noise_around_the_decoded_mean():
+    model = vae.VAE(3, latent_dim=2, hidden=(8,))
+    model.build((None, 3))
+    model.log_sigma.assign(np.log(0.25))
+    draws = vae.sample(model, 200_000, seed=1, batch_size=30_000)
+    means = vae.generate(model, 200_000, seed=1)  # the same latent draws: the first numbers of the stream
+    assert draws.shape == (200_000, 3) and draws.dtype == np.float32
+    noise = draws - means
+    np.testing.assert_allclose(noise.std(axis=0), 0.25, rtol=0.01)
+    np.testing.assert_allclose(noise.mean(axis=0), 0.0, atol=0.005)
+    np.testing.assert_array_equal(vae.sample(model, 10, seed=4), vae.sample(model, 10, seed=4))
+    assert vae.sample(model, 0).shape == (0, 3)
+    binary = vae.VAE(5, latent_dim=2, hidden=(8,), likelihood="bernoulli")
+    binary.build((None, 5))
+    assert set(np.unique(vae.sample(binary, 1000))) <= {0.0, 1.0}
+
+
+def test_the_same_code_trains_on_jax(tmp_path):
+    """KERAS_BACKEND is fixed per process, so the JAX run happens in a child process."""
+    pytest.importorskip("jax")
+    script = (
+        "import numpy as np\n"
+        "from helpers import vae\n"
+        "import keras\n"
+        "assert keras.backend.backend() == 'jax'\n"
+        "x = np.random.default_rng(0).uniform(size=(512, 20)).astype(np.float32)\n"
+        "config = vae.TrainingConfig(hidden=(16,), max_epochs=4, min_epochs=0, snapshot_epochs=(1,), n_shown=3)\n"
+        "losses = vae.train_vae(x, x[:128], config, verbose=0).history['val_loss']\n"
+        "print(losses[0], losses[-1])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": "jax"},
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, last = map(float, done.stdout.split()[-2:])
+    assert last < first
