@@ -38,18 +38,23 @@ HELPERS_task2_diffusion_maps := helpers/diffusion_maps.py helpers/pca.py
 DATA_task2_diffusion_maps := data_DMAP_PCA_vadere.txt
 HELPERS_task3_vae_mnist := helpers/vae.py helpers/mnist.py
 DATA_task3_vae_mnist := mnist.npz
+HELPERS_task4_fire_evacuation := helpers/vae.py helpers/evacuation.py
+DATA_task4_fire_evacuation := FireEvac_train_set.npy FireEvac_test_set.npy
+# Task 4's notebook shows the table of its hyper-parameter sweep (make sweep).
+SWEEP_task4_fire_evacuation := build/sweeps/task4_fire_evacuation.json
 
 DATA_FILES := pca_dataset.txt data_DMAP_PCA_vadere.txt FireEvac_train_set.npy \
               FireEvac_test_set.npy face.dat mnist.npz
 DATA_STAMPS := $(DATA_FILES:%=build/data/%.sha256)
 
-.PHONY: help setup system-deps data notebooks report test bench bench-pca bench-dmaps bench-vae lab \
+.PHONY: help setup system-deps data notebooks sweep report test bench bench-pca bench-dmaps bench-vae lab \
         check-reproducible clean distclean FORCE
 
 help:
 	@echo "make report              run the notebooks that changed and build $(REPORT)"
 	@echo "make test                lint and run the tests (unit, data, notebook smoke runs, report)"
 	@echo "make notebooks           only run the notebooks (build/notebooks/*.ipynb, figures/, results/)"
+	@echo "make sweep               run the Task 4 hyper-parameter sweep (build/sweeps/; also part of make report)"
 	@echo "make data                find or download every data set and verify its checksum"
 	@echo "make bench               run the benchmarks (bench/)"
 	@echo "make check-reproducible  build twice from scratch and compare figures and PDF byte by byte"
@@ -81,13 +86,22 @@ notebooks: $(EXECUTED)
 # papermill writes into build/notebooks/.partial/ and the result is moved into place only on
 # success; a failing cell stops the build with its traceback (the partial notebook stays for a look).
 .SECONDEXPANSION:
-build/notebooks/%.ipynb: notebooks/%.ipynb params/%.yaml $(COMMON_HELPERS) $$(HELPERS_$$*) \
+build/notebooks/%.ipynb: notebooks/%.ipynb params/%.yaml $(COMMON_HELPERS) $$(HELPERS_$$*) $$(SWEEP_$$*) \
                          $$(addprefix build/data/,$$(addsuffix .sha256,$$(DATA_$$*))) | $(SETUP)
 	@echo "==> running $< (parameters: params/$*.yaml)"
 	@mkdir -p $(@D)/.partial
 	@"$(PYTHON)" -m papermill "$<" "$(@D)/.partial/$*.ipynb" -f "params/$*.yaml" --cwd notebooks \
 	    --progress-bar --log-output
 	@mv "$(@D)/.partial/$*.ipynb" "$@"
+
+# A sweep runs its notebook once per configuration with papermill (trained models are cached
+# in build/cache, shared with the task's notebook) and writes the table to build/sweeps/<name>.json.
+sweep: $(SWEEP_task4_fire_evacuation)
+
+build/sweeps/%.json: params/sweeps/%.yaml $$(wildcard notebooks/sweeps/*.ipynb) helpers/sweep.py $(COMMON_HELPERS) \
+                     $$(HELPERS_$$*) $$(addprefix build/data/,$$(addsuffix .sha256,$$(DATA_$$*))) | $(SETUP)
+	@echo "==> sweep $< (one papermill run per configuration)"
+	@"$(PYTHON)" -m helpers.sweep "$<" "build/sweeps/$*" --set cache_dir=build/cache
 
 report: $(REPORT)
 

@@ -205,3 +205,74 @@ def fit_baselines(X, *, seed: int = 0, max_components: int = 15) -> dict[str, Sa
         f"Gaussian mixture ({best.n_components} components, BIC)": mixture_sampler,
         "kernel density estimate": kde_sampler,
     }
+
+
+# --------------------------------------------------------------------------- the VAE as a density
+
+
+def vae_sampler(model, scaler: MinMaxScaler) -> Sampler:
+    """A sampler of positions from a VAE trained on scaled positions: draws from its p(x)
+    (latent prior, then the likelihood's noise) and maps them back with the training scaler."""
+    from helpers import vae
+
+    def draw(n, rng):
+        return scaler.inverse_transform(vae.sample(model, n, seed=int(rng.integers(2**63))))
+
+    return draw
+
+
+def sample_quality(samples, train, test, *, n_distance: int = 3000) -> dict[str, float]:
+    """How well positions ``samples`` match the data: the share inside the entrance rectangle
+    (against the training data's), and energy distances of the first ``n_distance`` samples
+    to the test set and to the training set."""
+    samples = np.asarray(samples, dtype=float)
+    if len(samples) < n_distance:
+        raise ValueError(f"need at least {n_distance} samples for the distances, got {len(samples)}.")
+    head = samples[:n_distance]
+    return {"share_inside": float(in_rectangle(samples).mean()),
+            "energy_distance_test": energy_distance(head, test),
+            "energy_distance_train": energy_distance(head, train)}
+
+
+def fit_vae(train, test, config, *, cache_dir=None, verbose: int = 2):
+    """Scale the positions with the training set's scaler and train (or load) a VAE on them.
+
+    Returns the trained VAE (see ``helpers.vae.train_vae``) and the scaler.
+    """
+    from helpers import vae
+
+    scaler = MinMaxScaler().fit(train)
+    scaled_train = scaler.transform(train).astype(np.float32)
+    scaled_test = scaler.transform(test).astype(np.float32)  # may leave [-1, 1]: configure value_range=None
+    trained = vae.train_vae(scaled_train, scaled_test, config, cache_dir=cache_dir, verbose=verbose)
+    return trained, scaler
+
+
+def evaluate_vae(trained, scaler: MinMaxScaler, train, test, *, n_samples: int = 100_000, seed: int = 0,
+                 elbo_repeats: int = 20) -> dict[str, float]:
+    """The VAE's test negative ELBO (with the full KL term; ``elbo_repeats`` posterior samples
+    per test position) and the quality of ``n_samples`` positions drawn from its p(x)."""
+    from helpers import vae
+
+    scaled_test = scaler.transform(test).astype(np.float32)
+    elbo = vae.negative_elbo(trained.model, np.tile(scaled_test, (elbo_repeats, 1)), seed=seed)
+    samples = scaler.inverse_transform(vae.sample(trained.model, n_samples, seed=seed))
+    return {"test_negative_elbo": elbo["negative_elbo"], "sigma": trained.model.sigma,
+            "epochs_trained": len(trained.history["loss"]), "best_epoch": trained.best_epoch,
+            **sample_quality(samples, train, test)}
+
+
+def vae_config(*, hidden=(128, 128), latent_dim: int = 2, kl_weight: float = 1.0, learning_rate: float = 1e-3,
+               max_epochs: int = 400, batch_size: int = 64, seed: int = 0, n_test: int = 600,
+               snapshot_epochs=(1, 10, 50)):
+    """The training configuration of a VAE for positions: the swept choices plus fixed settings
+    (stop when the test loss has not improved for 30 epochs, after at least 50 or ``max_epochs``
+    if fewer; snapshots reconstruct the whole test set; scaled data may leave [-1, 1])."""
+    from helpers import vae
+
+    return vae.TrainingConfig(latent_dim=int(latent_dim), hidden=tuple(int(h) for h in hidden),
+                              kl_weight=float(kl_weight), learning_rate=float(learning_rate),
+                              batch_size=int(batch_size), max_epochs=int(max_epochs),
+                              min_epochs=min(50, int(max_epochs)), patience=30,
+                              snapshot_epochs=tuple(int(e) for e in snapshot_epochs if e <= max_epochs),
+                              n_shown=int(n_test), seed=int(seed), value_range=None)

@@ -194,3 +194,57 @@ def latent_grid(panels: Mapping[str, np.ndarray], labels: np.ndarray, *, ncols: 
         ax.tick_params(labelsize=6)
     fig.colorbar(scatter, ax=axes, ticks=range(10), label="digit", shrink=0.8)
     return fig
+
+
+def positions(panels: Mapping[str, Mapping[str, np.ndarray]], *, rectangle=None, ncols: int = 2,
+              styles: Mapping[str, dict] | None = None):
+    """Scatter plots of 2-D positions, one panel per title, each with one or more labelled point
+    sets and, optionally, a rectangle given by two opposite corners."""
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = new_figure(nrows, ncols, aspect=nrows * 0.62 / ncols, squeeze=False,
+                           sharex=True, sharey=True)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (title, sets) in zip(axes.flat, panels.items(), strict=False):
+        for i, (label, points) in enumerate(sets.items()):
+            points = np.asarray(points)
+            style = {"s": 2.0, "alpha": 0.6, "color": f"C{i}", "linewidths": 0, "rasterized": True,
+                     **(styles or {}).get(label, {})}
+            ax.scatter(points[:, 0], points[:, 1], label=f"{label} ({len(points)})", **style)
+        if rectangle is not None:
+            (x0, y0), (x1, y1) = rectangle
+            ax.add_patch(_rectangle_patch(x0, y0, x1, y1))
+        ax.set_title(title, fontsize=8)
+        ax.set(aspect="equal")
+        ax.legend(loc="lower left", frameon=False, fontsize=6.5, markerscale=3)
+    for ax in axes[-1]:
+        ax.set_xlabel("$x$ (m)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("$y$ (m)")
+    return fig
+
+
+def _rectangle_patch(x0, y0, x1, y1):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((min(x0, x1), min(y0, y1)), abs(x1 - x0), abs(y1 - y0), fill=False, edgecolor="k", lw=1.2,
+                     zorder=5)
+
+
+def histograms(samples: Mapping[str, np.ndarray], *, xlabel: str, bins: int = 40,
+               lines: Mapping[str, float] | None = None, pmf: tuple[np.ndarray, np.ndarray, str] | None = None):
+    """Overlaid density histograms, optional vertical reference lines, and an optional
+    exact probability mass function (x, p, label) drawn as a line."""
+    fig, ax = new_figure(width="full", aspect=0.4)
+    values = np.concatenate([np.asarray(v, dtype=float) for v in samples.values()])
+    edges = np.histogram_bin_edges(values, bins=bins)
+    for label, v in samples.items():
+        ax.hist(v, bins=edges, density=True, histtype="stepfilled", alpha=0.35, label=label)
+    if pmf is not None:
+        x, p, label = pmf
+        ax.plot(x, p, color="k", lw=1.0, label=label)
+    for i, (label, value) in enumerate((lines or {}).items()):
+        ax.axvline(value, color=f"C{i}", lw=1.0, ls="--", label=label)
+    ax.set(xlabel=xlabel, ylabel="density")
+    ax.legend(frameon=False, fontsize=7)
+    return fig

@@ -53,7 +53,14 @@ def smoke_root(tmp_path_factory) -> Path:
     """Output root of smoke runs of every task notebook (notebooks/, figures/, results/)."""
     root = tmp_path_factory.mktemp("smoke")
     for name in SMOKE_NOTEBOOKS:
-        run_notebook(name, root)
+        overrides = {}
+        grid = ROOT / "params" / "smoke" / "sweeps" / f"{name}.yaml"
+        if grid.is_file():  # the notebook shows its sweep's table: run a small sweep first
+            from helpers import sweep
+
+            sweep.run(grid, root / "sweeps" / name, overrides={"cache_dir": str(root / "cache")}, log=lambda _: None)
+            overrides["sweep_results"] = str(root / "sweeps" / f"{name}.json")
+        run_notebook(name, root, **overrides)
     return root
 
 

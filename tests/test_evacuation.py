@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from helpers import data
+from helpers import data, evacuation
 from helpers.evacuation import (
     CAPACITY,
     exact_critical_number,
@@ -130,3 +130,22 @@ def test_baselines_reproduce_a_mixture():
     assert "(2 components" in mixture
     assert distances[mixture] < 0.05 and distances["kernel density estimate"] < 0.05
     assert distances["single Gaussian"] > 3 * distances[mixture]
+
+
+def test_sample_quality_and_the_vae_sampler_work_in_metres():
+    from helpers import vae
+
+    rng = np.random.default_rng(5)
+    train = rng.uniform([0, 0], [200, 100], size=(3000, 2))
+    quality = evacuation.sample_quality(train[:1500].repeat(2, axis=0), train, train[1500:])
+    assert quality["share_inside"] == pytest.approx(evacuation.in_rectangle(train[:1500]).mean())
+    with pytest.raises(ValueError, match="at least 3000 samples"):
+        evacuation.sample_quality(train[:100], train, train)
+    config = evacuation.vae_config(hidden=(8,), max_epochs=1, n_test=100)
+    assert config.value_range is None and config.snapshot_epochs == (1,) and config.min_epochs == 1
+    trained, scaler = evacuation.fit_vae(train, train[:100], config, verbose=0)
+    draws = evacuation.vae_sampler(trained.model, scaler)(50_000, np.random.default_rng(0))
+    scaled = scaler.transform(draws)
+    assert draws.shape == (50_000, 2)
+    # the draws are the VAE's samples mapped back: their spread around zero is that of vae.sample
+    np.testing.assert_allclose(scaled.std(axis=0), vae.sample(trained.model, 50_000, seed=1).std(axis=0), rtol=0.05)

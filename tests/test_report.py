@@ -54,6 +54,10 @@ def test_pdf_quotes_the_computed_numbers(built, smoke_root):
     task2 = json.loads((smoke_root / "results" / "task2.json").read_text())["results"]
     assert f"With {task2['pedestrians']['eigenfunctions_needed']} eigenfunctions the share drops" in flat
     assert f"{task2['periodic']['eigenvalues'][1]:.4f}" in flat
+    task4 = json.loads((smoke_root / "results" / "task4.json").read_text())["results"]
+    vae_row = task4["critical_number"]["VAE (200 repeats)"]
+    assert f"about {vae_row['mean']:.0f} people can be in the building" in flat
+    assert "Task 4: Fire evacuation planning" in flat and "The sweep chooses" in flat
 
 
 def test_figures_are_embedded_as_vector_graphics(built):

@@ -1,0 +1,103 @@
+"""A small hyper-parameter sweep run with papermill: one factor at a time around a base.
+
+A grid file names the notebook that evaluates one configuration, the base parameters, the
+values each factor is varied over, and the rule that picks the winner:
+
+    notebook: notebooks/sweeps/task4_vae_config.ipynb
+    base: {hidden: [128, 128], latent_dim: 2}
+    vary: {hidden: [[64, 64]], latent_dim: [1, 4]}
+    choose: {minimize: test_negative_elbo}
+
+Every point is executed into ``<out>/<label>/`` (its notebook and results/point.json) and the
+table of all points is written atomically to ``<out>.json``:
+
+    python -m helpers.sweep params/sweeps/task4_fire_evacuation.yaml build/sweeps/task4_fire_evacuation
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+from helpers.atomic import write_atomic
+from helpers.paths import ROOT
+
+#: The results name each sweep notebook saves under (results/point.json).
+POINT = "point"
+
+
+def points(grid: dict) -> list[tuple[str, dict]]:
+    """The base configuration first, then each single-factor change of it, with labels."""
+    base = dict(grid.get("base") or {})
+    result = [("base", base)]
+    for factor, values in (grid.get("vary") or {}).items():
+        if factor not in base:
+            raise ValueError(f"the sweep varies {factor!r}, which the base configuration does not set; add it to base.")
+        for value in values:
+            if value != base[factor]:
+                result.append((f"{factor}={_text(value)}", {**base, factor: value}))
+    return result
+
+
+def _text(value) -> str:
+    return "x".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+
+def _folder_name(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label)
+
+
+def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None, log=print) -> dict:
+    """Execute every point of the sweep in ``grid_file``; return and write the summary."""
+    import papermill
+
+    grid_file, out = Path(grid_file), Path(out)
+    grid = yaml.safe_load(grid_file.read_text()) or {}
+    if "notebook" not in grid or "choose" not in grid:
+        raise ValueError(f"{grid_file} must name the notebook and the choose rule (see helpers/sweep.py).")
+    (direction, metric), = grid["choose"].items()
+    if direction not in ("minimize", "maximize"):
+        raise ValueError(f"choose must be minimize or maximize a metric, got {direction!r}.")
+    notebook = ROOT / grid["notebook"]
+    rows = []
+    for label, parameters in points(grid):
+        folder = out / _folder_name(label)
+        parameters = {**parameters, **(overrides or {}), "output_dir": str(folder.resolve())}
+        log(f"==> sweep point {label}")
+        folder.mkdir(parents=True, exist_ok=True)
+        papermill.execute_notebook(str(notebook), str(folder / notebook.name), parameters=parameters,
+                                   cwd=str(notebook.parent), progress_bar=False, kernel_name="python3")
+        document = json.loads((folder / "results" / f"{POINT}.json").read_text())
+        rows.append({"label": label, "parameters": document["parameters"], "metrics": document["results"]})
+    pick = (min if direction == "minimize" else max)(rows, key=lambda row: row["metrics"][metric])
+    summary = {"grid": grid, "rule": f"{direction} {metric}", "chosen": pick["label"], "points": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out.with_suffix(".json"), json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return summary
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Run a one-factor-at-a-time papermill sweep.")
+    parser.add_argument("grid", help="the sweep's YAML file")
+    parser.add_argument("out", help="output folder; the summary goes to <out>.json")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=YAML",
+                        help="override a parameter in every point, e.g. --set cache_dir=build/cache")
+    args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set takes NAME=VALUE, got {item!r}")
+        overrides[name] = yaml.safe_load(value)
+    summary = run(args.grid, args.out, overrides=overrides)
+    print(f"chosen by '{summary['rule']}': {summary['chosen']} ({len(summary['points'])} points)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""A papermill smoke run of the Task 4 notebook (after a two-point sweep), with a tiny VAE."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import evacuation
+
+from .conftest import published_figures, smoke_results
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def results(smoke_root):
+    return smoke_results(smoke_root, "task4")["results"]
+
+
+def test_notebook_writes_every_figure_and_the_initial_positions(smoke_root, results):
+    assert published_figures(smoke_root, "task4") == {"data", "loss_curves", "reconstructions", "generated",
+                                                      "critical_number"}
+    lines = (smoke_root / "results" / "task4_initial_positions.csv").read_text().splitlines()
+    assert lines[0] == "x,y" and len(lines) == 101
+    positions = np.array([line.split(",") for line in lines[1:]], dtype=float)
+    assert np.isfinite(positions).all()
+    assert results["initial_positions"]["inside"] == int(evacuation.in_rectangle(positions).sum())
+
+
+def test_the_sweep_table_and_choice_are_recorded(smoke_root, results):
+    sweep = json.loads((smoke_root / "sweeps" / "task4_fire_evacuation.json").read_text())
+    assert [p["label"] for p in sweep["points"]] == ["base", "latent_dim=1"]
+    losses = {p["label"]: p["metrics"]["test_negative_elbo"] for p in sweep["points"]}
+    assert sweep["chosen"] == min(losses, key=losses.get) == results["sweep"]["chosen"]
+    assert ("latent_dim" in results["sweep"]["notebook_differs"]) == (sweep["chosen"] == "latent_dim=1")
+
+
+def test_critical_numbers_agree_with_the_data_and_the_shares(results):
+    data_share = results["data"]["share_inside"]["training"]
+    assert data_share == pytest.approx(274 / 3000)  # the training set's count inside the entrance area
+    table = results["critical_number"]
+    exact = table["training data (exact, negative binomial)"]
+    assert exact["mean"] == pytest.approx(101 / data_share)
+    resampled = table["resampled training data (200 repeats)"]
+    spread = np.sqrt(101 * (1 - data_share)) / data_share  # standard deviation of one count
+    assert abs(resampled["mean"] - exact["mean"]) < 4 * spread / np.sqrt(200)
+    for name, row in table.items():
+        assert row["low"] <= row["median"] <= row["high"], name
+        # each estimate is about (capacity + 1) / share, within the Monte-Carlo spread
+        assert row["mean"] == pytest.approx(101 / row["share_inside"], rel=0.1), name
+    vae = table["VAE (200 repeats)"]
+    assert results["vae_relative_error"] == pytest.approx(vae["mean"] / exact["mean"] - 1)
+
+
+def test_quality_measures_are_sane(results):
+    q = results["quality"]
+    assert set(q) >= {"VAE", "single Gaussian", "kernel density estimate", "training data"}
+    assert q["training data"]["energy_distance_test"] > 10 * q["training data"]["energy_distance_train"]
+    assert q["single Gaussian"]["energy_distance_train"] > q["kernel density estimate"]["energy_distance_train"]
