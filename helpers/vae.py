@@ -301,13 +301,26 @@ class _Snapshots(keras.callbacks.Callback):
             self.store[f"epoch_{epoch + 1}"] = _snapshot(self.model, self.x_test, self.n_shown, self.seed)
 
 
-def cache_key(config: TrainingConfig, x_train: np.ndarray, x_test: np.ndarray) -> str:
+class _TestLoss(keras.callbacks.Callback):
+    """Records the test set's negative ELBO after each epoch (when a separate validation set
+    decides when to stop)."""
+
+    def __init__(self, x_test, seed, store):
+        super().__init__()
+        self.x_test, self.seed, self.store = x_test, seed, store
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.store.append(negative_elbo(self.model, self.x_test, seed=self.seed)["negative_elbo"])
+
+
+def cache_key(config: TrainingConfig, x_train: np.ndarray, x_test: np.ndarray,
+              x_validation: np.ndarray | None = None) -> str:
     """A key that changes with the configuration, this module's code, the backend and the data."""
     digest = hashlib.sha256()
     digest.update(json.dumps(dataclasses.asdict(config), sort_keys=True).encode())
     digest.update(Path(__file__).read_bytes())
     digest.update(f"{keras.__version__} {keras.backend.backend()}".encode())
-    for array in (x_train, x_test):
+    for array in (x_train, x_test) + (() if x_validation is None else (x_validation,)):
         digest.update(str(array.shape).encode())
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()[:20]
@@ -325,20 +338,28 @@ def compile_for_training(model: VAE, config: TrainingConfig, n_samples: int) -> 
     return model
 
 
-def train_vae(x_train, x_test, config: TrainingConfig, *, cache_dir: str | os.PathLike | None = None,
-              verbose: int = 2) -> TrainedVAE:
+def train_vae(x_train, x_test, config: TrainingConfig, *, x_validation=None,
+              cache_dir: str | os.PathLike | None = None, verbose: int = 2) -> TrainedVAE:
     """Train (or load from ``cache_dir``) a VAE; the test loss picks the best epoch.
 
-    Training stops when the test negative ELBO has not improved for ``patience`` epochs
-    (but not before ``min_epochs``), and the best weights are kept. Snapshots of the test
-    set's latent means, reconstructions and generated samples are taken at
-    ``snapshot_epochs`` and at convergence.
+    Training stops when the test loss has not improved for ``patience`` epochs (but not
+    before ``min_epochs``), and the best weights are kept. Snapshots of the test set's
+    latent means, reconstructions and generated samples are taken at ``snapshot_epochs``
+    and at convergence.
+
+    With ``x_validation``, the validation loss decides instead (history "val_loss"), and the
+    test set's negative ELBO is recorded after each epoch as "test_loss": for a test set that
+    is not distributed like the training data, stopping on it would fit the model to it.
     """
     x_train = check_data(x_train, name="x_train", value_range=config.value_range)
     x_test = check_data(x_test, name="x_test", value_range=config.value_range)
-    if x_train.shape[1] != x_test.shape[1]:
-        raise ValueError(f"x_train has {x_train.shape[1]} features but x_test {x_test.shape[1]}.")
-    folder = Path(cache_dir) / cache_key(config, x_train, x_test) if cache_dir else None
+    checked = [x_train, x_test]
+    if x_validation is not None:
+        x_validation = check_data(x_validation, name="x_validation", value_range=config.value_range)
+        checked.append(x_validation)
+    if len({x.shape[1] for x in checked}) != 1:
+        raise ValueError(f"the data sets have different numbers of features: {[x.shape[1] for x in checked]}.")
+    folder = Path(cache_dir) / cache_key(config, x_train, x_test, x_validation) if cache_dir else None
 
     def new_model() -> VAE:
         return VAE(x_train.shape[1], config.latent_dim, config.hidden, likelihood=config.likelihood,
@@ -362,11 +383,16 @@ def train_vae(x_train, x_test, config: TrainingConfig, *, cache_dir: str | os.Pa
     snapshots = {}
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True,
                                             start_from_epoch=config.min_epochs)
+    callbacks = [stopper, _Snapshots(config.snapshot_epochs, x_test, config.n_shown, config.seed, snapshots)]
+    test_losses: list[float] = []
+    if x_validation is not None:
+        callbacks.append(_TestLoss(x_test, config.seed, test_losses))
     fit = model.fit(x_train, None, batch_size=config.batch_size, epochs=config.max_epochs, shuffle=True,
-                    validation_data=(x_test, None), verbose=verbose,
-                    callbacks=[stopper, _Snapshots(config.snapshot_epochs, x_test, config.n_shown, config.seed,
-                                                   snapshots)])
+                    validation_data=(x_test if x_validation is None else x_validation, None), verbose=verbose,
+                    callbacks=callbacks)
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
+    if x_validation is not None:
+        history["test_loss"] = [float(v) for v in test_losses]
     best_epoch = int(np.argmin(history["val_loss"])) + 1
     snapshots["converged"] = _snapshot(model, x_test, config.n_shown, config.seed)
     if folder is not None:
