@@ -234,32 +234,59 @@ def sample_quality(samples, train, test, *, n_distance: int = 3000) -> dict[str,
             "energy_distance_train": energy_distance(head, train)}
 
 
+#: Share of the training positions held out to decide when training stops and which
+#: configuration wins; the test set is distributed differently and only reports.
+VALIDATION_FRACTION = 0.2
+
+
+def split_validation(train, seed: int = 0, fraction: float = VALIDATION_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random split of the training positions into (fit, validation)."""
+    train = np.asarray(train)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"the validation fraction must be in (0, 1), got {fraction}.")
+    order = np.random.default_rng(seed).permutation(len(train))
+    n_validation = int(round(fraction * len(train)))
+    if n_validation < 1 or n_validation >= len(train):
+        raise ValueError(f"{len(train)} training positions are too few to hold out {fraction:.0%} for validation.")
+    return train[order[n_validation:]], train[order[:n_validation]]
+
+
 def fit_vae(train, test, config, *, cache_dir=None, verbose: int = 2):
     """Scale the positions with the training set's scaler and train (or load) a VAE on them.
 
-    Returns the trained VAE (see ``helpers.vae.train_vae``) and the scaler.
+    A seeded share of the training positions (``VALIDATION_FRACTION``) is held out: its loss
+    decides when training stops. The test loss is recorded each epoch ("test_loss"), and the
+    snapshots reconstruct the test set. Returns the trained VAE (``helpers.vae.train_vae``)
+    and the scaler, fitted on all training positions.
     """
     from helpers import vae
 
     scaler = MinMaxScaler().fit(train)
-    scaled_train = scaler.transform(train).astype(np.float32)
-    scaled_test = scaler.transform(test).astype(np.float32)  # may leave [-1, 1]: configure value_range=None
-    trained = vae.train_vae(scaled_train, scaled_test, config, cache_dir=cache_dir, verbose=verbose)
+    fit_part, validation = split_validation(train, seed=config.seed)
+    trained = vae.train_vae(scaler.transform(fit_part).astype(np.float32),
+                            scaler.transform(test).astype(np.float32), config,  # test may leave [-1, 1]
+                            x_validation=scaler.transform(validation).astype(np.float32),
+                            cache_dir=cache_dir, verbose=verbose)
     return trained, scaler
 
 
 def evaluate_vae(trained, scaler: MinMaxScaler, train, test, *, n_samples: int = 100_000, seed: int = 0,
                  elbo_repeats: int = 20) -> dict[str, float]:
-    """The VAE's test negative ELBO (with the full KL term; ``elbo_repeats`` posterior samples
-    per test position) and the quality of ``n_samples`` positions drawn from its p(x)."""
+    """The VAE's negative ELBO on the held-out validation positions and on the test set (full
+    KL term; ``elbo_repeats`` posterior samples per position), and the quality of
+    ``n_samples`` positions drawn from its p(x)."""
     from helpers import vae
 
-    scaled_test = scaler.transform(test).astype(np.float32)
-    elbo = vae.negative_elbo(trained.model, np.tile(scaled_test, (elbo_repeats, 1)), seed=seed)
+    _, validation = split_validation(train, seed=trained.model.seed)
+
+    def elbo(points):
+        scaled = np.tile(scaler.transform(points).astype(np.float32), (elbo_repeats, 1))
+        return vae.negative_elbo(trained.model, scaled, seed=seed)["negative_elbo"]
+
     samples = scaler.inverse_transform(vae.sample(trained.model, n_samples, seed=seed))
-    return {"test_negative_elbo": elbo["negative_elbo"], "sigma": trained.model.sigma,
-            "epochs_trained": len(trained.history["loss"]), "best_epoch": trained.best_epoch,
-            **sample_quality(samples, train, test)}
+    return {"validation_negative_elbo": elbo(validation), "test_negative_elbo": elbo(test),
+            "sigma": trained.model.sigma, "epochs_trained": len(trained.history["loss"]),
+            "best_epoch": trained.best_epoch, **sample_quality(samples, train, test)}
 
 
 def vae_config(*, hidden=(128, 128), latent_dim: int = 2, kl_weight: float = 1.0, learning_rate: float = 1e-3,

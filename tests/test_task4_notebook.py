@@ -30,7 +30,7 @@ def test_notebook_writes_every_figure_and_the_initial_positions(smoke_root, resu
 def test_the_sweep_table_and_choice_are_recorded(smoke_root, results):
     sweep = json.loads((smoke_root / "sweeps" / "task4_fire_evacuation.json").read_text())
     assert [p["label"] for p in sweep["points"]] == ["base", "latent_dim=1"]
-    losses = {p["label"]: p["metrics"]["test_negative_elbo"] for p in sweep["points"]}
+    losses = {p["label"]: p["metrics"]["validation_negative_elbo"] for p in sweep["points"]}
     assert sweep["chosen"] == min(losses, key=losses.get) == results["sweep"]["chosen"]
     assert ("latent_dim" in results["sweep"]["notebook_differs"]) == (sweep["chosen"] == "latent_dim=1")
 
