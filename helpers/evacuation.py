@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -303,3 +304,17 @@ def vae_config(*, hidden=(128, 128), latent_dim: int = 2, kl_weight: float = 1.0
                               min_epochs=min(50, int(max_epochs)), patience=30,
                               snapshot_epochs=tuple(int(e) for e in snapshot_epochs if e <= max_epochs),
                               n_shown=int(n_test), seed=int(seed), value_range=None)
+
+
+def write_positions_csv(path, points) -> Path:
+    """Write positions as a CSV file with header ``x,y`` (metres, 3 decimals), atomically: the
+    initial positions a crowd simulator can read."""
+    from helpers.atomic import write_atomic
+
+    points = np.asarray(points, dtype=float)
+    if points.ndim != 2 or points.shape[1] != 2 or not np.isfinite(points).all():
+        raise ValueError(f"positions must be a finite (n, 2) array, got shape {points.shape}.")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, "x,y\n" + "".join(f"{x:.3f},{y:.3f}\n" for x, y in points))
+    return path

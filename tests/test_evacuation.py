@@ -149,3 +149,13 @@ def test_sample_quality_and_the_vae_sampler_work_in_metres():
     assert draws.shape == (50_000, 2)
     # the draws are the VAE's samples mapped back: their spread around zero is that of vae.sample
     np.testing.assert_allclose(scaled.std(axis=0), vae.sample(trained.model, 50_000, seed=1).std(axis=0), rtol=0.05)
+
+
+def test_initial_positions_csv_round_trip_and_bad_input(tmp_path):
+    points = np.array([[1.23456, 2.0], [150.0, 60.5]])
+    path = evacuation.write_positions_csv(tmp_path / "out" / "positions.csv", points)
+    assert path.read_text().splitlines()[0] == "x,y"
+    np.testing.assert_allclose(np.loadtxt(path, delimiter=",", skiprows=1), points, atol=5e-4)
+    with pytest.raises(ValueError, match="finite \\(n, 2\\) array"):
+        evacuation.write_positions_csv(tmp_path / "bad.csv", [[np.nan, 1.0]])
+    assert not (tmp_path / "bad.csv").exists()
