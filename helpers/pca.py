@@ -11,28 +11,7 @@ import numbers
 import numpy as np
 import scipy.linalg
 
-
-def validate_data(X, *, name: str = "X", min_samples: int = 2) -> np.ndarray:
-    """Return ``X`` as a finite 2-D float array or raise ValueError saying what is wrong."""
-    array = np.asarray(X)
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
-    ):
-        raise ValueError(f"{name} must be numeric, got dtype {array.dtype}.")
-    if array.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D (n_samples, n_features), got shape {array.shape}; "
-            "reshape a single feature with X.reshape(-1, 1) or a single sample with X.reshape(1, -1)."
-        )
-    if array.shape[0] < min_samples:
-        raise ValueError(f"{name} needs at least {min_samples} samples, got {array.shape[0]}.")
-    if array.shape[1] < 1:
-        raise ValueError(f"{name} needs at least one feature, got shape {array.shape}.")
-    array = array.astype(np.float64, copy=False)
-    if not np.isfinite(array).all():
-        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite values; remove or impute them first.")
-    return array
+from .validation import validate_data
 
 
 def _check_count(value, name: str, upper: int) -> int:
