@@ -1,8 +1,5 @@
-"""The VAE: its loss terms against independent computations, training, caching and errors."""
-
-import os
-import subprocess
-import sys
+"""The VAE model and its use: loss terms against independent computations, the KL weight,
+sampling, encodings, and errors."""
 
 import numpy as np
 import pytest
@@ -10,28 +7,7 @@ from scipy import stats
 
 keras = pytest.importorskip("keras")
 
-from helpers import vae  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def digits():
-    """A small MNIST subset in [0, 1], flattened."""
-    from helpers import data
-
-    (x_train, y_train), (x_test, y_test) = data.load_mnist()
-    return (x_train[:1024].reshape(-1, 784) / 255.0).astype(np.float32), \
-           (x_test[:256].reshape(-1, 784) / 255.0).astype(np.float32), y_test[:256]
-
-
-def test_shapes():
-    model = vae.VAE(784, latent_dim=3, hidden=(32, 16))
-    x = np.random.default_rng(0).uniform(size=(5, 784)).astype(np.float32)
-    out = model(x)
-    assert tuple(out["z_mean"].shape) == (5, 3) and tuple(out["z_log_var"].shape) == (5, 3)
-    assert tuple(out["decoded"].shape) == (5, 784)
-    assert vae.generate(model, 7).shape == (7, 784)
-    assert vae.encode_mean(model, x).shape == (5, 3)
-    assert model.sigma == pytest.approx(1.0)
+from helpers import vae, vae_inference  # noqa: E402
 
 
 def test_gaussian_log_likelihood_matches_scipy():
@@ -64,37 +40,73 @@ def test_analytic_kl_matches_monte_carlo():
     assert analytic == pytest.approx(monte_carlo, abs=4 * np.std(log_q - log_p) / np.sqrt(len(z)))
 
 
-def _config(**changes):
-    base = dict(latent_dim=2, hidden=(64, 64), max_epochs=3, min_epochs=0, patience=5, snapshot_epochs=(1, 2),
-                n_shown=4, seed=0)
-    return vae.TrainingConfig(**{**base, **changes})
+def test_reparameterized_draws_have_the_posterior_moments():
+    mean = np.array([[1.0, -2.0]], dtype=np.float32).repeat(100_000, axis=0)
+    log_var = np.log(np.array([[0.25, 4.0]], dtype=np.float32)).repeat(100_000, axis=0)
+    z = keras.ops.convert_to_numpy(vae.reparameterize(mean, log_var, keras.random.SeedGenerator(0)))
+    np.testing.assert_allclose(z.mean(axis=0), [1.0, -2.0], atol=0.02)
+    np.testing.assert_allclose(z.std(axis=0), [0.5, 2.0], rtol=0.01)
 
 
-def test_training_lowers_the_loss_and_keeps_snapshots(digits, tmp_path):
-    x_train, x_test, _ = digits
-    trained = vae.train_vae(x_train, x_test, _config(), cache_dir=tmp_path, verbose=0)
-    losses = trained.history["val_loss"]
-    assert losses[-1] < losses[0]
-    assert set(trained.snapshots) == {"epoch_1", "epoch_2", "converged"}
-    assert trained.snapshots["converged"]["latent"].shape == (256, 2)
-    assert trained.snapshots["epoch_1"]["generated"].shape == (4, 784)
-    terms = vae.negative_elbo(trained.model, x_test)
+def _model(**kwargs):
+    model = vae.VAE(6, latent_dim=2, hidden=(8,), **kwargs)
+    model.build((None, 6))
+    return model
+
+
+def test_the_kl_weight_scales_the_kl_term_of_the_loss():
+    x = np.random.default_rng(0).uniform(size=(32, 6)).astype(np.float32)
+    losses, weights = {}, _model().get_weights()
+    for weight in (0.0, 1.0, 3.0):
+        model = _model(kl_weight=weight, seed=1)
+        model.set_weights(weights)  # identical weights, only the KL weight differs
+        outputs = model.forward(x, 7)  # the same posterior draw for every model
+        reconstruction, kl = (keras.ops.convert_to_numpy(t) for t in model.elbo_terms(x, outputs))
+        losses[weight] = float(keras.ops.convert_to_numpy(model.compute_loss(x, None, outputs)))
+        assert losses[weight] == pytest.approx(np.mean(reconstruction + weight * kl), rel=1e-5)
+    assert losses[1.0] - losses[0.0] == pytest.approx((losses[3.0] - losses[0.0]) / 3, rel=1e-4)
+    assert losses[1.0] > losses[0.0]  # KL(q || p) > 0 for an untrained encoder
+
+
+def test_negative_elbo_is_the_sum_of_its_terms_and_uses_the_likelihood_constant():
+    model = _model(seed=2)
+    x = np.random.default_rng(1).uniform(size=(50, 6)).astype(np.float32)
+    terms = vae_inference.negative_elbo(model, x, batch_size=7, seed=3)
     assert terms["negative_elbo"] == pytest.approx(terms["reconstruction"] + terms["kl"])
     assert terms["kl"] > 0
+    assert terms == vae_inference.negative_elbo(model, x, batch_size=7, seed=3)  # seeded
+    model.log_sigma.assign(np.log(0.1))  # a smaller sigma shifts the reconstruction term by the constant
+    shrunk = vae_inference.negative_elbo(model, x, batch_size=7, seed=3)
+    assert shrunk["kl"] == pytest.approx(terms["kl"])
+    assert shrunk["reconstruction"] != pytest.approx(terms["reconstruction"])
 
 
-def test_training_is_deterministic_and_the_cache_is_reused_or_invalidated(digits, tmp_path):
-    x_train, x_test, _ = digits
-    first = vae.train_vae(x_train, x_test, _config(max_epochs=2), cache_dir=tmp_path, verbose=0)
-    again = vae.train_vae(x_train, x_test, _config(max_epochs=2), cache_dir=None, verbose=0)
-    np.testing.assert_allclose(again.history["loss"], first.history["loss"], rtol=1e-6)
-    cached = vae.train_vae(x_train, x_test, _config(max_epochs=2), cache_dir=tmp_path, verbose=0)
-    assert cached.from_cache and not first.from_cache
-    np.testing.assert_allclose(vae.generate(cached.model, 3), vae.generate(first.model, 3), rtol=1e-6)
-    assert cached.history == first.history
-    changed = vae.train_vae(x_train, x_test, _config(max_epochs=2, kl_weight=0.5), cache_dir=tmp_path, verbose=0)
-    assert not changed.from_cache
-    assert len(list(tmp_path.iterdir())) == 2
+def test_views_and_encodings_have_the_shapes_the_figures_need():
+    model = _model(seed=0)
+    x = np.random.default_rng(0).uniform(size=(9, 6)).astype(np.float32)
+    shown = vae_inference.views(model, x, n_shown=4, seed=0)
+    assert shown["latent"].shape == (9, 2) and shown["reconstructions"].shape == (4, 6)
+    assert shown["generated"].shape == (4, 6)
+    np.testing.assert_allclose(shown["latent"], keras.ops.convert_to_numpy(model.encode(x)[0]), rtol=1e-6)
+    z = vae_inference.prior_draws(model, 4, seed=0)
+    np.testing.assert_allclose(shown["generated"], vae_inference.decode(model, z), rtol=1e-6)
+
+
+def test_sample_draws_the_likelihood_noise_around_the_decoded_mean():
+    model = vae.VAE(3, latent_dim=2, hidden=(8,))
+    model.build((None, 3))
+    model.log_sigma.assign(np.log(0.25))
+    draws = vae_inference.sample(model, 200_000, seed=1, batch_size=30_000)
+    means = vae_inference.generate(model, 200_000, seed=1)  # the same latent draws: the first numbers of the stream
+    assert draws.shape == (200_000, 3) and draws.dtype == np.float32
+    noise = draws - means
+    np.testing.assert_allclose(noise.std(axis=0), 0.25, rtol=0.01)
+    np.testing.assert_allclose(noise.mean(axis=0), 0.0, atol=0.005)
+    np.testing.assert_array_equal(vae_inference.sample(model, 10, seed=4), vae_inference.sample(model, 10, seed=4))
+    assert vae_inference.sample(model, 0).shape == (0, 3)
+    binary = vae.VAE(5, latent_dim=2, hidden=(8,), likelihood="bernoulli")
+    binary.build((None, 5))
+    assert set(np.unique(vae_inference.sample(binary, 1000))) <= {0.0, 1.0}
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -104,73 +116,18 @@ def test_save_and_load_round_trip(tmp_path):
     model.save(tmp_path / "vae.keras")
     loaded = keras.saving.load_model(tmp_path / "vae.keras")
     assert loaded.likelihood == "bernoulli" and loaded.latent_dim == 2
-    np.testing.assert_allclose(vae.encode_mean(loaded, x), vae.encode_mean(model, x), rtol=1e-6)
+    np.testing.assert_allclose(vae_inference.encode_mean(loaded, x), vae_inference.encode_mean(model, x), rtol=1e-6)
 
 
-@pytest.mark.parametrize(
-    ("x", "match"),
-    [
-        (np.zeros((4, 28, 28)), "must be 2-D"),
-        (np.full((4, 10), 2.0), "must lie in \\[0, 1\\]"),
-        (np.array([[0.5, np.nan]]), "NaN or infinite"),
-    ],
-)
-def test_bad_input_is_rejected(x, match):
-    with pytest.raises(ValueError, match=match):
-        vae.train_vae(x, x, _config())
-
-
-def test_bad_configuration_is_rejected():
+def test_bad_models_and_inputs_are_rejected():
     with pytest.raises(ValueError, match="likelihood must be one of"):
         vae.VAE(10, likelihood="poisson")
-    with pytest.raises(ValueError, match="kl_weight must be non-negative"):
+    with pytest.raises(ValueError, match="kl_weight must be a finite non-negative"):
         vae.VAE(10, kl_weight=-1)
-
-
-def test_other_value_ranges_are_checked_against_the_configured_range():
-    x = np.random.default_rng(0).uniform(-1, 1, size=(64, 2)).astype(np.float32)
+    with pytest.raises(ValueError, match="every hidden size must be positive"):
+        vae.VAE(10, hidden=(8, 0))
+    with pytest.raises(ValueError, match="must have 6 columns"):
+        vae_inference.negative_elbo(_model(), np.zeros((3, 5)))
+    binary = _model(likelihood="bernoulli")
     with pytest.raises(ValueError, match="must lie in \\[0, 1\\]"):
-        vae.train_vae(x, x, _config())
-    with pytest.raises(ValueError, match="must lie in \\[-1, 1\\].*training set's scaler"):
-        vae.train_vae(x * 3, x, _config(value_range=(-1.0, 1.0)))
-    with pytest.raises(ValueError, match="Bernoulli likelihood needs data in \\[0, 1\\]"):
-        _config(likelihood="bernoulli", value_range=(-1.0, 1.0))
-    trained = vae.train_vae(x, x, _config(value_range=(-1.0, 1.0), hidden=(8,), max_epochs=2), verbose=0)
-    assert np.isfinite(trained.history["val_loss"]).all()
-
-
-def test_sample_draws_the_likelihood_noise_around_the_decoded_mean():
-    model = vae.VAE(3, latent_dim=2, hidden=(8,))
-    model.build((None, 3))
-    model.log_sigma.assign(np.log(0.25))
-    draws = vae.sample(model, 200_000, seed=1, batch_size=30_000)
-    means = vae.generate(model, 200_000, seed=1)  # the same latent draws: the first numbers of the stream
-    assert draws.shape == (200_000, 3) and draws.dtype == np.float32
-    noise = draws - means
-    np.testing.assert_allclose(noise.std(axis=0), 0.25, rtol=0.01)
-    np.testing.assert_allclose(noise.mean(axis=0), 0.0, atol=0.005)
-    np.testing.assert_array_equal(vae.sample(model, 10, seed=4), vae.sample(model, 10, seed=4))
-    assert vae.sample(model, 0).shape == (0, 3)
-    binary = vae.VAE(5, latent_dim=2, hidden=(8,), likelihood="bernoulli")
-    binary.build((None, 5))
-    assert set(np.unique(vae.sample(binary, 1000))) <= {0.0, 1.0}
-
-
-def test_the_same_code_trains_on_jax(tmp_path):
-    """KERAS_BACKEND is fixed per process, so the JAX run happens in a child process."""
-    pytest.importorskip("jax")
-    script = (
-        "import numpy as np\n"
-        "from helpers import vae\n"
-        "import keras\n"
-        "assert keras.backend.backend() == 'jax'\n"
-        "x = np.random.default_rng(0).uniform(size=(512, 20)).astype(np.float32)\n"
-        "config = vae.TrainingConfig(hidden=(16,), max_epochs=4, min_epochs=0, snapshot_epochs=(1,), n_shown=3)\n"
-        "losses = vae.train_vae(x, x[:128], config, verbose=0).history['val_loss']\n"
-        "print(losses[0], losses[-1])\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": "jax"},
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    first, last = map(float, done.stdout.split()[-2:])
-    assert last < first
+        vae_inference.negative_elbo(binary, np.full((3, 6), 2.0))

@@ -1,0 +1,282 @@
+"""Training a VAE (``helpers.vae``) with model selection on a validation set, and caching it.
+
+The validation loss decides everything that chooses: training stops when it has not improved
+for ``patience`` epochs (not before ``min_epochs``), and the weights of its best epoch are kept.
+A test set, if given, is only measured after each epoch (``history["test_loss"]``). The weights
+after each of ``snapshot_epochs`` are kept too, so that figures of the model during training are
+drawn from them later, with whatever display settings, without retraining.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import vae
+from .cache import FolderCache, digest
+from .validation import validate_data
+
+keras = vae.keras
+
+#: Names of the per-epoch histories: Keras' names on the left, ours on the right.
+HISTORY_NAMES = {"loss": "training_loss", "reconstruction": "training_reconstruction", "kl": "training_kl",
+                 "val_loss": "validation_loss", "val_reconstruction": "validation_reconstruction",
+                 "val_kl": "validation_kl"}
+
+
+def _positive_int(value, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that determines a trained model (its cache key), plus the epochs whose weights
+    are kept for figures (``snapshot_epochs``, which do not change the model)."""
+
+    latent_dim: int = 2
+    hidden: tuple[int, ...] = (256, 256)
+    likelihood: str = "gaussian"
+    kl_weight: float = 1.0
+    learning_rate: float = 1e-3
+    batch_size: int = 128
+    max_epochs: int = 100
+    min_epochs: int = 50
+    patience: int = 10
+    seed: int = 0
+    value_range: tuple[float, float] | None = (0.0, 1.0)
+    snapshot_epochs: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        object.__setattr__(self, "snapshot_epochs", tuple(sorted(set(self.snapshot_epochs))))
+        for name in ("latent_dim", "batch_size", "max_epochs", "patience"):
+            _positive_int(getattr(self, name), name)
+        if not self.hidden:
+            raise ValueError("hidden must name at least one layer size.")
+        for size in self.hidden:
+            _positive_int(size, "every hidden layer size")
+        if isinstance(self.min_epochs, bool) or not 0 <= self.min_epochs <= self.max_epochs:
+            raise ValueError(f"min_epochs must be in [0, max_epochs = {self.max_epochs}], got {self.min_epochs!r}.")
+        if self.likelihood not in vae.LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {vae.LIKELIHOODS}, got {self.likelihood!r}.")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a finite positive number, got {self.learning_rate!r}.")
+        if not (math.isfinite(self.kl_weight) and self.kl_weight >= 0):
+            raise ValueError(f"kl_weight must be a finite non-negative number, got {self.kl_weight!r}.")
+        for epoch in self.snapshot_epochs:
+            if not 1 <= epoch <= self.max_epochs:
+                raise ValueError(f"snapshot epoch {epoch} is outside 1..max_epochs = {self.max_epochs}.")
+        if self.likelihood == "bernoulli" and self.value_range != (0.0, 1.0):
+            raise ValueError("a Bernoulli likelihood needs data in [0, 1]; set value_range=(0.0, 1.0).")
+
+    def replace(self, **changes) -> TrainingConfig:
+        """A copy with ``changes`` (checked like a new configuration)."""
+        return dataclasses.replace(self, **changes)
+
+    def model_settings(self) -> dict:
+        """The settings that determine the trained model (all but the snapshot epochs)."""
+        settings = dataclasses.asdict(self)
+        del settings["snapshot_epochs"]
+        return settings
+
+
+@dataclasses.dataclass
+class TrainedVAE:
+    """A trained model (best weights), its per-epoch histories, and the weights kept at snapshot epochs."""
+
+    model: vae.VAE
+    history: dict[str, list[float]]
+    best_epoch: int
+    snapshot_weights: dict[int, list[np.ndarray]]
+    from_cache: bool
+    #: Whether the validation loss stopped training before the epoch limit.
+    stopped_before_limit: bool = False
+
+    @property
+    def epochs_trained(self) -> int:
+        return len(self.history["training_loss"])
+
+    def at_epoch(self, epoch: int) -> vae.VAE:
+        """A copy of the model with the weights it had after ``epoch`` (a snapshot epoch)."""
+        if epoch not in self.snapshot_weights:
+            raise KeyError(f"no weights were kept after epoch {epoch}; kept: {sorted(self.snapshot_weights)}. "
+                           "Add it to the configuration's snapshot_epochs.")
+        model = _new_model(self.model.input_dim, self.model.get_config())
+        model.set_weights(self.snapshot_weights[epoch])
+        return model
+
+
+def _new_model(input_dim: int, settings: dict) -> vae.VAE:
+    model = vae.VAE(input_dim, settings["latent_dim"], tuple(settings["hidden"]), likelihood=settings["likelihood"],
+                    kl_weight=settings["kl_weight"], seed=settings["seed"])
+    model.build((None, input_dim))
+    return model
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+class _SelectOnValidation(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the lowest validation loss and restores them at the end;
+    stops when it has not improved for ``patience`` epochs, once ``min_epochs`` are done; keeps
+    the weights after each snapshot epoch; stops with an error when a loss is not finite."""
+
+    def __init__(self, config: TrainingConfig):
+        super().__init__()
+        self.config = config
+        self.best_loss, self.best_epoch, self.best_weights = math.inf, 0, None
+        self.snapshots: dict[int, list[np.ndarray]] = {}
+        self.diverged_at: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        epoch += 1
+        logs = logs or {}
+        loss, validation = float(logs.get("loss", math.nan)), float(logs.get("val_loss", math.nan))
+        if not (math.isfinite(loss) and math.isfinite(validation)):
+            self.diverged_at = epoch
+            self.model.stop_training = True
+            return
+        if epoch in self.config.snapshot_epochs:
+            self.snapshots[epoch] = self.model.get_weights()
+        if validation < self.best_loss:
+            self.best_loss, self.best_epoch, self.best_weights = validation, epoch, self.model.get_weights()
+        if epoch >= self.config.min_epochs and epoch - self.best_epoch >= self.config.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+class _TestLoss(keras.callbacks.Callback):
+    """Measures the test set's negative ELBO after each epoch (it chooses nothing)."""
+
+    def __init__(self, x_test, seed, store):
+        super().__init__()
+        self.x_test, self.seed, self.store = x_test, seed, store
+
+    def on_epoch_end(self, epoch, logs=None):
+        from .vae_inference import negative_elbo
+
+        self.store.append(negative_elbo(self.model, self.x_test, seed=self.seed)["negative_elbo"])
+
+
+# --------------------------------------------------------------------------- training
+
+
+def compile_for_training(model: vae.VAE, config: TrainingConfig, n_samples: int) -> vae.VAE:
+    """Compile ``model`` with Adam so that one compiled call runs a whole epoch.
+
+    The callbacks act at epoch ends only, so nothing is lost; XLA (TensorFlow, JAX) fuses the
+    element-wise work of each step. Both change the speed, not the arithmetic.
+    """
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                  steps_per_execution=math.ceil(n_samples / config.batch_size),
+                  jit_compile=keras.backend.backend() != "torch")
+    return model
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that compute a model: numpy, Keras and its backend's packages."""
+    from importlib import metadata
+
+    backend = keras.backend.backend()
+    packages = {"tensorflow": ("tensorflow", "tensorflow-cpu"), "jax": ("jax", "jaxlib"), "torch": ("torch",)}
+    versions = {"numpy": np.__version__, "keras": keras.__version__, "backend": backend}
+    for name in packages.get(backend, ()):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def cache_key(config: TrainingConfig, *arrays: np.ndarray) -> str:
+    """Changes with the model settings, the code that defines and trains the model, the library
+    versions (Keras, its backend, numpy), and the data."""
+    code = [Path(vae.__file__), Path(__file__)]
+    return digest(config.model_settings(), *code, library_versions(), *arrays)
+
+
+def train_vae(x_train, x_validation, config: TrainingConfig, *, x_test=None,
+              cache_dir: str | os.PathLike | None = None, verbose: int = 2) -> TrainedVAE:
+    """Train (or load from ``cache_dir``) a VAE, choosing its epoch on ``x_validation``.
+
+    ``x_test``, if given, is measured after each epoch (``history["test_loss"]``) and decides nothing.
+    A cached model is reused when it kept the weights of every requested snapshot epoch; otherwise
+    it is trained again (deterministically, to the same weights) keeping the union of both sets.
+    """
+    if not isinstance(config, TrainingConfig):
+        raise TypeError(f"config must be a TrainingConfig, got {type(config).__name__}.")
+    x_train = validate_data(x_train, name="x_train", dtype=np.float32, value_range=config.value_range)
+    d = x_train.shape[1]
+    x_validation = validate_data(x_validation, name="x_validation", min_samples=1, n_features=d, dtype=np.float32,
+                                 value_range=config.value_range)
+    if x_test is not None:  # a test set may leave the training range (it is scaled with the training scaler)
+        x_test = validate_data(x_test, name="x_test", min_samples=1, n_features=d, dtype=np.float32,
+                               value_range=(0.0, 1.0) if config.likelihood == "bernoulli" else None)
+    arrays = (x_train, x_validation) + (() if x_test is None else (x_test,))
+    cache = FolderCache(cache_dir, "vae")
+    key = cache_key(config, *arrays)
+    cached = cache.load(key, lambda folder: _read(folder, d))
+    if cached is not None and set(config.snapshot_epochs) <= set(cached.snapshot_weights):
+        return cached
+    if cached is not None:  # the same model, trained again to keep the weights of more epochs
+        config = dataclasses.replace(config, snapshot_epochs=config.snapshot_epochs + tuple(cached.snapshot_weights))
+    trained = _train(x_train, x_validation, x_test, config, verbose)
+    cache.store(key, lambda folder: _write(folder, trained))
+    return trained
+
+
+def _train(x_train, x_validation, x_test, config: TrainingConfig, verbose: int) -> TrainedVAE:
+    keras.utils.set_random_seed(config.seed)  # before the model exists: its initial weights are seeded
+    model = vae.VAE(x_train.shape[1], config.latent_dim, config.hidden, likelihood=config.likelihood,
+                    kl_weight=config.kl_weight, seed=config.seed)
+    compile_for_training(model, config, len(x_train))
+    selector = _SelectOnValidation(config)
+    callbacks: list[keras.callbacks.Callback] = [selector]
+    test_losses: list[float] = []
+    if x_test is not None:
+        callbacks.append(_TestLoss(x_test, config.seed, test_losses))
+    fit = model.fit(x_train, None, batch_size=config.batch_size, epochs=config.max_epochs, shuffle=True,
+                    validation_data=(x_validation, None), verbose=verbose, callbacks=callbacks)
+    if selector.diverged_at is not None:
+        raise FloatingPointError(
+            f"training diverged: the loss was not finite after epoch {selector.diverged_at} (learning rate "
+            f"{config.learning_rate}); lower the learning rate or check the data's scale."
+        )
+    history = {HISTORY_NAMES.get(name, name): [float(v) for v in values] for name, values in fit.history.items()}
+    if x_test is not None:
+        history["test_loss"] = [float(v) for v in test_losses]
+    epochs = len(history["training_loss"])
+    return TrainedVAE(model, history, selector.best_epoch, selector.snapshots, from_cache=False,
+                      stopped_before_limit=epochs < config.max_epochs)
+
+
+def _write(folder: Path, trained: TrainedVAE) -> None:
+    stages = {"best": trained.model.get_weights(), **{f"epoch_{e}": w for e, w in trained.snapshot_weights.items()}}
+    np.savez(folder / "weights.npz", **{f"{stage}/{i:03d}": array for stage, weights in stages.items()
+                                        for i, array in enumerate(weights)})
+    (folder / "training.json").write_text(json.dumps({
+        "settings": trained.model.get_config(), "history": trained.history, "best_epoch": trained.best_epoch,
+        "stopped_before_limit": trained.stopped_before_limit}, indent=1, sort_keys=True))
+
+
+def _read(folder: Path, input_dim: int) -> TrainedVAE:
+    meta = json.loads((folder / "training.json").read_text())
+    stages: dict[str, list[np.ndarray]] = {}
+    with np.load(folder / "weights.npz") as archive:
+        for name in sorted(archive.files):
+            stage, _ = name.split("/")
+            stages.setdefault(stage, []).append(archive[name])
+    model = _new_model(input_dim, meta["settings"])
+    model.set_weights(stages.pop("best"))
+    snapshots = {int(stage.removeprefix("epoch_")): weights for stage, weights in stages.items()}
+    return TrainedVAE(model, meta["history"], int(meta["best_epoch"]), snapshots, from_cache=True,
+                      stopped_before_limit=bool(meta["stopped_before_limit"]))
