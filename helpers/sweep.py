@@ -75,10 +75,39 @@ def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None
         document = json.loads((folder / "results" / f"{POINT}.json").read_text())
         rows.append({"label": label, "parameters": document["parameters"], "metrics": document["results"]})
     pick = (min if direction == "minimize" else max)(rows, key=lambda row: row["metrics"][metric])
+    for row in rows:
+        row["chosen"] = row is pick
     summary = {"grid": grid, "rule": f"{direction} {metric}", "chosen": pick["label"], "points": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out.with_suffix(".json"), json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
+
+
+def load(summary_file: str | Path) -> dict:
+    """A sweep's summary (written by ``run``), or an error that says how to make it."""
+    path = Path(summary_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"no sweep results at {path}; run the sweep first (`make sweep`, part of "
+                                "`make report`).")
+    return json.loads(path.read_text())
+
+
+def chosen_configuration(summary: dict, names, overrides: dict | None = None) -> dict:
+    """The settings ``names`` of the sweep's chosen point, with ``overrides`` (values that are not
+    None) taking their place. Returns the settings, the chosen label, the rule, and the
+    overridden settings as {name: [value, the chosen point's value]} (those that differ)."""
+    point = next(row for row in summary["points"] if row["label"] == summary["chosen"])
+    missing = [name for name in names if name not in point["parameters"]]
+    if missing:
+        raise KeyError(f"the sweep's points do not record {missing}; rerun the sweep.")
+    chosen = {name: point["parameters"][name] for name in names}
+    given = {name: value for name, value in (overrides or {}).items() if value is not None}
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise KeyError(f"{unknown} are not settings of the sweep's configurations {list(names)}.")
+    differs = {name: [value, chosen[name]] for name, value in given.items() if value != chosen[name]}
+    return {"settings": {**chosen, **given}, "chosen": summary["chosen"], "rule": summary["rule"],
+            "overridden": differs}
 
 
 def main(argv=None) -> int:

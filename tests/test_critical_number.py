@@ -2,15 +2,20 @@
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from helpers import data, evacuation
-from helpers.evacuation import (
+from helpers import data
+from helpers.critical_number import (
     CAPACITY,
     exact_critical_number,
+    exact_pmf,
     in_rectangle,
+    relative_error,
+    relative_spread,
     resampling_sampler,
     simulate_critical_numbers,
     summarize,
+    summarize_all,
 )
 
 
@@ -24,7 +29,7 @@ def test_rectangle_is_closed_and_corner_order_does_not_matter():
     expected = [True, True, True, False, False, False, True]
     assert in_rectangle(points).tolist() == expected
     assert in_rectangle(points, ((150, 50), (130, 70))).tolist() == expected
-    with pytest.raises(ValueError, match="shape \\(n, 2\\)"):
+    with pytest.raises(ValueError, match="must have 2 columns"):
         in_rectangle(np.zeros((3, 3)))
 
 
@@ -80,10 +85,12 @@ def test_data_resampling_agrees_with_the_exact_answer_for_its_share():
 
 
 def test_bad_samplers_and_arguments_are_rejected():
-    with pytest.raises(ValueError, match="must return shape"):
+    with pytest.raises(ValueError, match="the sampler's positions must have 2 columns"):
         simulate_critical_numbers(lambda n, rng: np.zeros((n, 3)), repeats=2)
     with pytest.raises(ValueError, match="NaN or infinite"):
         simulate_critical_numbers(lambda n, rng: np.full((n, 2), np.nan), repeats=2)
+    with pytest.raises(ValueError, match="must return shape \\(5, 2\\)"):
+        simulate_critical_numbers(lambda n, rng: np.zeros((3, 2)), repeats=1, batch=5)
     with pytest.raises(RuntimeError, match="none of 20000 people"):
         simulate_critical_numbers(lambda n, rng: np.zeros((n, 2)), repeats=2)
     with pytest.raises(RuntimeError, match="without filling"):
@@ -94,68 +101,29 @@ def test_bad_samplers_and_arguments_are_rejected():
         simulate_critical_numbers(uniform_box, capacity=-1)
 
 
-def test_scaler_round_trip_uses_the_training_range():
-    from helpers.evacuation import MinMaxScaler
-
-    train = np.array([[0.0, 10.0], [4.0, 30.0], [2.0, 20.0]])
-    scaler = MinMaxScaler().fit(train)
-    np.testing.assert_allclose(scaler.transform(train).min(axis=0), [-1, -1])
-    np.testing.assert_allclose(scaler.transform(train).max(axis=0), [1, 1])
-    test = np.array([[6.0, 0.0]])  # outside the training range: mapped with the training scaler
-    np.testing.assert_allclose(scaler.transform(test), [[2.0, -2.0]])
-    np.testing.assert_allclose(scaler.inverse_transform(scaler.transform(test)), test)
-    with pytest.raises(ValueError, match="constant"):
-        MinMaxScaler().fit(np.array([[1.0, 2.0], [1.0, 3.0]]))
 
 
-def test_energy_distance_separates_distributions():
-    from helpers.evacuation import energy_distance
-
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=(400, 2)), rng.normal(size=(400, 2))
-    shifted = rng.normal(size=(400, 2)) + [1.0, 0.0]
-    assert abs(energy_distance(a, b)) < 0.02
-    assert energy_distance(a, shifted) > 10 * abs(energy_distance(a, b))
-    assert energy_distance(a, shifted) == pytest.approx(energy_distance(shifted, a))
-
-
-def test_baselines_reproduce_a_mixture():
-    from helpers.evacuation import energy_distance, fit_baselines
-
-    rng = np.random.default_rng(1)
-    X = np.vstack([rng.normal([0, 0], 0.3, size=(500, 2)), rng.normal([4, 1], 0.5, size=(500, 2))])
-    samplers = fit_baselines(X, max_components=4)
-    distances = {name: energy_distance(sampler(1000, np.random.default_rng(2)), X) for name, sampler in samplers.items()}
-    mixture = next(name for name in distances if name.startswith("Gaussian mixture"))
-    assert "(2 components" in mixture
-    assert distances[mixture] < 0.05 and distances["kernel density estimate"] < 0.05
-    assert distances["single Gaussian"] > 3 * distances[mixture]
+def test_exact_pmf_spread_and_relative_error_match_the_negative_binomial():
+    x, p = exact_pmf(0.1)
+    assert p.sum() == pytest.approx(1.0, abs=2e-4) and np.all(np.diff(x) == 1) and x[0] >= CAPACITY + 1
+    mean = np.sum(x * p) / p.sum()
+    assert mean == pytest.approx(101 / 0.1, rel=1e-3)
+    sd = np.sqrt(101 * 0.9) / 0.1
+    assert relative_spread(0.1) == pytest.approx(sd / (101 / 0.1), rel=1e-9)
+    assert relative_spread(0.1) == pytest.approx(np.sqrt(0.9 / 101), rel=1e-9)
+    exact = exact_critical_number(0.1)
+    np.testing.assert_allclose(p[np.searchsorted(x, [1000, 1100])],
+                               stats.nbinom(101, 0.1).pmf([1000 - 101, 1100 - 101]))
+    assert exact.tail_share == pytest.approx(0.05)
+    above = relative_error(summarize([1200, 1200], share=0.1), exact)
+    assert above["relative_error"] == pytest.approx(1200 / 1010 - 1) and above["above"] and not above["acceptable"]
+    near = relative_error(summarize([1000, 1040], share=0.1), exact)
+    assert near["acceptable"] and near["above"]
+    with pytest.raises(ValueError, match="level must be in \\(0, 1\\)"):
+        exact_critical_number(0.1, level=1.0)
 
 
-def test_sample_quality_and_the_vae_sampler_work_in_metres():
-    from helpers import vae
-
-    rng = np.random.default_rng(5)
-    train = rng.uniform([0, 0], [200, 100], size=(3000, 2))
-    quality = evacuation.sample_quality(train[:1500].repeat(2, axis=0), train, train[1500:])
-    assert quality["share_inside"] == pytest.approx(evacuation.in_rectangle(train[:1500]).mean())
-    with pytest.raises(ValueError, match="at least 3000 samples"):
-        evacuation.sample_quality(train[:100], train, train)
-    config = evacuation.vae_config(hidden=(8,), max_epochs=1, n_test=100)
-    assert config.value_range is None and config.snapshot_epochs == (1,) and config.min_epochs == 1
-    trained, scaler = evacuation.fit_vae(train, train[:100], config, verbose=0)
-    draws = evacuation.vae_sampler(trained.model, scaler)(50_000, np.random.default_rng(0))
-    scaled = scaler.transform(draws)
-    assert draws.shape == (50_000, 2)
-    # the draws are the VAE's samples mapped back: their spread around zero is that of vae.sample
-    np.testing.assert_allclose(scaled.std(axis=0), vae.sample(trained.model, 50_000, seed=1).std(axis=0), rtol=0.05)
-
-
-def test_initial_positions_csv_round_trip_and_bad_input(tmp_path):
-    points = np.array([[1.23456, 2.0], [150.0, 60.5]])
-    path = evacuation.write_positions_csv(tmp_path / "out" / "positions.csv", points)
-    assert path.read_text().splitlines()[0] == "x,y"
-    np.testing.assert_allclose(np.loadtxt(path, delimiter=",", skiprows=1), points, atol=5e-4)
-    with pytest.raises(ValueError, match="finite \\(n, 2\\) array"):
-        evacuation.write_positions_csv(tmp_path / "bad.csv", [[np.nan, 1.0]])
-    assert not (tmp_path / "bad.csv").exists()
+def test_summaries_of_several_samplers_take_their_own_shares():
+    counts = {"a": np.array([110, 120, 130]), "b": np.array([200, 210, 220])}
+    result = summarize_all(counts, {"a": 0.9, "b": 0.5, "unused": 0.1})
+    assert result["a"].mean == 120 and result["a"].share == 0.9 and result["b"].median == 210
