@@ -23,7 +23,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 from sklearn.datasets import make_swiss_roll
 
-from helpers.diffusion_maps import cut_off_radius, diameter
+from helpers.geometry import diameter
+from helpers.kernels import cut_off_radius
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "dmaps_worker.py"

@@ -2,19 +2,20 @@
 
 import numpy as np
 import pytest
-from scipy.spatial.distance import pdist
+from scipy.spatial.distance import pdist, squareform
 from sklearn.datasets import make_swiss_roll
 
-from helpers.diffusion_maps import (
-    DiffusionMap,
-    diameter,
+from helpers import manifold_checks
+from helpers.diffusion_maps import DiffusionMap, with_eigenfunctions
+from helpers.geometry import diameter
+from helpers.manifold_checks import (
     false_neighbour_fraction,
     first_new_direction,
     fourier_content,
     local_linear_residuals,
-    periodic_data,
     smallest_unfolding_dimension,
 )
+from helpers.synthetic import periodic_data, swiss_roll, swiss_roll_shape
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +130,11 @@ def test_swiss_roll_first_new_direction_comes_after_harmonics():
     residuals = local_linear_residuals(dm.eigenfunctions_, regressors="first")
     assert residuals[1] < 0.2  # phi_2 is a harmonic of phi_1
     assert max(residuals[1:]) > 0.9  # some later one is a new direction
-    first_new = 1 + int(np.argmax(residuals[1:] > 0.5)) + 1
-    assert 3 <= first_new <= 6
+    first_new = first_new_direction(residuals, 0.5)
+    assert residuals[first_new - 1] > 0.5 > max(residuals[1:first_new - 1])
+    # the rolled-up rectangle is about 4.3 times longer than wide: four modes along it come first
+    assert first_new == swiss_roll_shape(X, make_swiss_roll(3000, noise=0.0, random_state=0)[1])[
+        "predicted_first_across"] == 5
 
 
 def test_false_neighbours_detect_a_folded_curve(circle):
@@ -173,20 +177,101 @@ def test_helpers_for_the_notebook(circle):
     np.testing.assert_allclose(angles, t)
     assert first_new_direction(np.array([1.0, 0.1, 0.2, 0.9, 0.95])) == 4
     assert first_new_direction(np.array([1.0, 0.1, 0.2])) is None
-    dm = DiffusionMap(3).fit(X)
+    dm = with_eigenfunctions(4).fit(X)
+    assert dm.eigenfunctions_.shape == (600, 4)
     m, shares = smallest_unfolding_dimension(X, dm.eigenfunctions_)
     assert m == 2 and shares[0] > 0.3 and shares[1] == 0.0  # a circle needs two coordinates
+    unfolded = manifold_checks.unfolding(X, dm.eigenfunctions_)
+    assert unfolded["needed"] == 2 and unfolded["share_at_needed"] == 0.0
+    table = manifold_checks.fourier_table(dm.eigenfunctions_, t)
+    assert [m for m, _ in table] == [0, 1, 1, 2] and table[0] == (0, 1.0)
+    gaps = manifold_checks.pair_gaps(dm.markov_eigenvalues_)
+    assert len(gaps) == 1 and gaps[0] == pytest.approx(abs(dm.markov_eigenvalues_[2] / dm.markov_eigenvalues_[1] - 1))
+    assert manifold_checks.circle_continuum_eigenvalue(2) == pytest.approx(np.exp(-0.5))
+    assert [manifold_checks.first_new_agreement(5, s) for s in (None, 5, 4)] == ["none", "same", "different"]
     with pytest.raises(ValueError, match="at least 3 points"):
         periodic_data(2)
+    with pytest.raises(ValueError, match="count must be an integer of at least 2"):
+        with_eigenfunctions(1)
+
+
+def test_residual_analysis_names_the_harmonics_and_the_new_direction(roll):
+    rng = np.random.default_rng(0)
+    phi1 = rng.uniform(-1, 1, 800)
+    columns = np.column_stack([np.ones(800), phi1, np.cos(np.pi * phi1), phi1**3, rng.uniform(-1, 1, 800)])
+    result = manifold_checks.residual_analysis(columns, threshold=0.5)
+    assert result["first_new"] == 4
+    np.testing.assert_array_equal(result["harmonics"], result["first"][1:3])
+    assert result["new_residual"] == result["first"][3] > 0.9
+    assert manifold_checks.residual_before(result, 4) == result["first"][2]
+    flat = manifold_checks.residual_analysis(columns[:, :4])
+    assert flat["first_new"] is None and flat["new_residual"] is None
+
+
+def test_pca_against_the_diffusion_map_on_the_swiss_roll():
+    X, t = swiss_roll(1500, seed=0)
+    dm = DiffusionMap(6).fit(X)
+    result = manifold_checks.linear_against_diffusion(X, dm.eigenfunctions_)
+    summary = result["summary"]
+    assert result["pca_plane"].shape == (1500, 2) and len(summary["energy"]) == 3
+    assert summary["best_pair"] == min(summary["false_neighbours_pairs"], key=summary["false_neighbours_pairs"].get)
+    assert summary["false_neighbours_pca2"] > 3 * summary["false_neighbours_pairs"][summary["best_pair"]]
+    shape = swiss_roll_shape(X, t)
+    assert shape["width"] == pytest.approx(np.ptp(X[:, 1])) and 4 < shape["ratio"] < 4.5
 
 
 def test_sparse_kernel_and_its_normalisation_stay_exactly_symmetric(roll):
-    from helpers.diffusion_maps import _scale_symmetric, dense_kernel, sparse_kernel
+    from helpers.kernels import dense_kernel, scale_entries, sparse_kernel
 
     X, _ = roll
     W = sparse_kernel(X, 2.0, 1e-6, chunk_entries=997)  # small blocks exercise their boundaries
     assert (W != W.T).nnz == 0
     dense = dense_kernel(X, 2.0)
     np.testing.assert_allclose(W.toarray(), np.where(dense >= 1e-6 * (1 - 1e-12), dense, 0.0), rtol=1e-14)
-    _scale_symmetric(W, np.random.default_rng(0).uniform(0.5, 2.0, len(X)))
+    scale = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    expected = W.toarray() * np.outer(scale, scale)
+    scale_entries(W, scale, scale, chunk=1000)
     assert (W != W.T).nnz == 0
+    np.testing.assert_allclose(W.toarray(), expected, rtol=1e-15)
+    scale_entries(dense, scale, scale)
+    np.testing.assert_array_equal(dense, dense.T)
+    rows = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    rectangular = scale_entries(sparse_kernel(X, 2.0, 1e-6, Y=X[:50]), rows[:50], scale)
+    np.testing.assert_allclose(rectangular.toarray(), expected[:50] / scale[:50, None] * rows[:50, None], rtol=1e-13)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+@pytest.mark.parametrize("kernel", ["dense", "sparse"])
+def test_other_density_normalisations_match_an_explicit_markov_matrix(roll, alpha, kernel):
+    X, _ = roll
+    dm = DiffusionMap(4, alpha=alpha, kernel=kernel, tol=1e-12).fit(X)
+    W = np.exp(-squareform(pdist(X, "sqeuclidean")) / dm.epsilon_)
+    p = W.sum(axis=1)
+    K = W / np.outer(p**alpha, p**alpha)
+    markov = K / K.sum(axis=1, keepdims=True)
+    expected = np.sort(np.linalg.eigvals(markov).real)[::-1][:5]
+    np.testing.assert_allclose(dm.markov_eigenvalues_, expected, rtol=1e-8, atol=1e-10)
+    # phi_l are right eigenvectors of the Markov matrix, and Nystrom reproduces them
+    np.testing.assert_allclose(markov @ dm.eigenfunctions_, dm.eigenfunctions_ * dm.markov_eigenvalues_,
+                               atol=1e-8 * np.abs(dm.eigenfunctions_).max())
+    scale = np.abs(dm.eigenfunctions_).max()
+    np.testing.assert_allclose(dm.nystrom(X[:40]), dm.eigenfunctions_[:40], atol=1e-8 * scale)
+
+
+def test_threaded_lanczos_agrees_with_the_dense_solver():
+    import scipy.linalg
+    import scipy.sparse as sp
+
+    from helpers.eigensolvers import largest_eigenpairs
+
+    rng = np.random.default_rng(4)
+    A = sp.random(600, 600, density=0.02, random_state=5, format="csr")
+    A = (A + A.T + sp.diags(rng.uniform(0, 1, 600))).tocsr()
+    dense_values, dense_vectors = scipy.linalg.eigh(A.toarray())
+    for threads in (1, 3):
+        values, vectors = largest_eigenpairs(A, 6, n_threads=threads)
+        np.testing.assert_allclose(values, dense_values[::-1][:6], rtol=1e-10)
+        for i in range(6):  # the same eigenvectors up to sign
+            assert abs(vectors[:, i] @ dense_vectors[:, -1 - i]) == pytest.approx(1.0, abs=1e-8)
+    values, _ = largest_eigenpairs(A.toarray(), 6)
+    np.testing.assert_allclose(values, dense_values[::-1][:6], rtol=1e-12)
