@@ -82,3 +82,50 @@ def components_for_loss_table(gray: np.ndarray, width: int, height: int, max_los
             samples = image.T if points == "columns" else image
             table[method][label] = PCA().fit(samples).n_components_for_loss(max_loss)
     return table
+
+
+def reconstructions(image: np.ndarray, pca: PCA, counts, *, min_ssim: float = 0.95) -> dict[int, dict]:
+    """For each number of components L in ``counts``: the reconstructed image (clipped to [0, 255]),
+    the energy loss, SSIM and PSNR against ``image``, whether L is all components, and whether
+    the reconstruction is indistinguishable by SSIM (at least ``min_ssim``)."""
+    samples = image.T
+    result = {}
+    for n in counts:
+        reconstructed = np.clip(pca.reconstruct(samples, int(n)).T, 0.0, 255.0)
+        result[int(n)] = {"image": reconstructed, "loss": pca.energy_loss(int(n)), "ssim": ssim(image, reconstructed),
+                          "psnr": psnr(image, reconstructed), "all": int(n) == pca.energy_.size}
+        result[int(n)]["indistinguishable"] = result[int(n)]["ssim"] >= min_ssim
+    return result
+
+
+def loss_answer(pca: PCA, max_loss: float) -> dict:
+    """The smallest L whose energy loss is below ``max_loss``, its loss, and the loss with L - 1."""
+    n = pca.n_components_for_loss(max_loss)
+    return {"n_components": n, "loss": pca.energy_loss(n), "loss_one_fewer": pca.energy_loss(n - 1) if n > 1 else 1.0,
+            "max_loss": max_loss}
+
+
+def full_quality_curve(image: np.ndarray, pca: PCA) -> dict[str, np.ndarray]:
+    """quality_curve for every L from 1 to all components, with the energy loss of each."""
+    counts = np.arange(1, pca.energy_.size + 1)
+    curve = quality_curve(image, pca, counts)
+    curve["loss"] = np.array([pca.energy_loss(int(n)) for n in counts])
+    return curve
+
+
+def visible_threshold(curve: dict[str, np.ndarray], min_ssim: float) -> dict:
+    """The smallest L from which SSIM stays at or above ``min_ssim`` (below it the loss is visible),
+    with SSIM and PSNR there; "n_components" is None when no L reaches ``min_ssim``."""
+    reached = curve["ssim"] >= min_ssim
+    if not reached.any():
+        return {"n_components": None, "ssim": None, "psnr": None, "min_ssim": min_ssim}
+    stays = np.flatnonzero(~reached)
+    index = int(stays[-1]) + 1 if stays.size else 0  # the first L after the last one below the threshold
+    return {"n_components": int(curve["components"][index]), "ssim": float(curve["ssim"][index]),
+            "psnr": float(curve["psnr"][index]), "min_ssim": min_ssim}
+
+
+def answer_range(table: dict[str, dict[str, int]]) -> tuple[int, int]:
+    """The smallest and largest answer in a components_for_loss_table."""
+    counts = [n for row in table.values() for n in row.values()]
+    return min(counts), max(counts)

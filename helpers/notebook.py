@@ -59,7 +59,7 @@ def check_parameters(namespace: Mapping, checks: Mapping[str, typing.Callable] |
     The notebook's ``parameters`` cell declares ``name: type = default``; papermill injects
     new values after it. A value of the wrong type stops the run with a message naming the
     parameter, the expected type, the value received, and how to pass it. ``checks`` maps
-    names to predicates that return an error string (or None) for value constraints.
+    names to a Rule (or any callable returning what is allowed, or None when the value is).
     Returns the parameters as a dict (ints given for floats become floats).
     """
     annotations = namespace.get("__annotations__", {})
@@ -79,11 +79,94 @@ def check_parameters(namespace: Mapping, checks: Mapping[str, typing.Callable] |
                 f"`-y '{name}: ...'` (lists, strings that look like numbers), or in a params/ YAML file."
             )
         params[name] = float(value) if expected is float else value
-    for name, check in (checks or {}).items():
+    check_ranges(params, checks or {})
+    return params
+
+
+def check_ranges(params: Mapping, checks: Mapping[str, typing.Callable]) -> None:
+    """Check values against declared ranges (Rules), after their types were checked: a value out
+    of range stops the run with the parameter, the value and what is allowed. Unset optional
+    parameters (None) are skipped."""
+    for name, check in checks.items():
+        if name not in params:
+            raise ParameterError(f"a range is declared for {name!r}, which is not a parameter.")
+        if params[name] is None:  # an optional parameter left unset (its type allows None)
+            continue
         problem = check(params[name])
         if problem:
             raise ParameterError(f"parameter {name!r} = {params[name]!r} is invalid: {problem}.")
-    return params
+
+
+class Rule:
+    """A value check for ``check_parameters``: ``rule(value)`` is None when the value is allowed,
+    else what is allowed. Built by the functions below, so that notebooks declare ranges
+    instead of writing checks."""
+
+    def __init__(self, test: typing.Callable[[typing.Any], bool], allowed: str):
+        self.test, self.allowed = test, allowed
+
+    def __call__(self, value) -> str | None:
+        try:
+            ok = bool(self.test(value))
+        except (TypeError, ValueError):
+            ok = False
+        return None if ok else self.allowed
+
+
+def at_least(low) -> Rule:
+    return Rule(lambda v: v >= low, f"must be at least {low}")
+
+
+def less_than(high) -> Rule:
+    return Rule(lambda v: v < high, f"must be less than {high}")
+
+
+def between(low, high) -> Rule:
+    """The closed interval [low, high]."""
+    return Rule(lambda v: low <= v <= high, f"must be in [{low}, {high}]")
+
+
+def share() -> Rule:
+    """A share strictly between 0 and 1."""
+    return Rule(lambda v: 0 < v < 1, "must be a share in (0, 1)")
+
+
+def positive() -> Rule:
+    """A finite number above zero."""
+    return Rule(lambda v: 0 < v < math.inf, "must be a finite number above 0")
+
+
+def one_of(options) -> Rule:
+    options = list(options)
+    return Rule(lambda v: v in options, f"must be one of {options}")
+
+
+def each(rule: Rule) -> Rule:
+    """Every element of a non-empty list passes ``rule``."""
+    return Rule(lambda v: len(v) > 0 and all(rule(item) is None for item in v),
+                f"must be a non-empty list whose every element {rule.allowed.removeprefix('must ')}")
+
+
+def increasing() -> Rule:
+    return Rule(lambda v: all(a < b for a, b in zip(v, v[1:], strict=False)), "must be strictly increasing")
+
+
+def all_of(*rules: Rule) -> Rule:
+    """Every rule passes; the message names the first that fails."""
+    return Rule(lambda v: all(rule(v) is None for rule in rules), "; ".join(rule.allowed for rule in rules))
+
+
+def starts_with(*first) -> Rule:
+    return Rule(lambda v: list(v[:len(first)]) == list(first), f"must start with {list(first)}")
+
+
+def length(n: int) -> Rule:
+    return Rule(lambda v: len(v) == n, f"must have {n} elements")
+
+
+def either(fact: bool, yes: str, no: str) -> str:
+    """The words for a computed fact: ``yes`` when it holds, else ``no``."""
+    return yes if fact else no
 
 
 # --------------------------------------------------------------------------- prose and tables

@@ -26,3 +26,8 @@ def figures_dir(task: str, output_dir: str | os.PathLike = ".") -> Path:
 def results_path(task: str, output_dir: str | os.PathLike = ".") -> Path:
     """The JSON file holding one task's computed numbers, e.g. ``results/task1.json``."""
     return output_root(output_dir) / "results" / f"{task}.json"
+
+
+def result_file(name: str, output_dir: str | os.PathLike = ".") -> Path:
+    """A further file of results beside the tasks' JSON files, e.g. ``results/positions.csv``."""
+    return output_root(output_dir) / "results" / name

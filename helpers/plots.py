@@ -76,6 +76,21 @@ def curves(x: np.ndarray, ys: Mapping[str, np.ndarray], *, xlabel: str, ylabel: 
     return fig
 
 
+def epoch_curves(histories: Mapping[str, Sequence[float]], *, ylabel: str,
+                 marks: Mapping[str, tuple[float, float]] | None = None, width: str = "full", aspect: float = 0.45):
+    """Per-epoch curves of possibly different lengths (epoch 1, 2, ... on the x-axis)."""
+    fig, ax = new_figure(width=width, aspect=aspect)
+    for label, values in histories.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=label)
+    for label, (mx, my) in (marks or {}).items():
+        ax.plot([mx], [my], "o", color="k", ms=4)
+        ax.annotate(label, (mx, my), xytext=(6, 10), textcoords="offset points", fontsize=7.5,
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8})
+    ax.set(xlabel="epoch", ylabel=ylabel)
+    ax.legend(frameon=False)
+    return fig
+
+
 def energy_bars(energy: np.ndarray, *, n_shown: int = 10, threshold: float | None = None):
     """Energy per component (bars) and cumulative energy (line) for the leading components."""
     fig, ax = new_figure(width="wide", aspect=0.42)
@@ -108,6 +123,22 @@ def trajectories(paths: Mapping[str, np.ndarray], *, styles: Mapping[str, dict] 
     return fig
 
 
+def pedestrian_paths(paths: Mapping[int, Mapping[int, np.ndarray]], *, ncols: int = 2):
+    """One panel per pedestrian: the original path (grey, key 0) and its reconstructions from L
+    components (other keys), as reconstructed_paths returns them."""
+    names, styles, panels = {}, {}, []
+    for pedestrian, versions in paths.items():
+        panel = []
+        for i, (n, points) in enumerate(versions.items()):
+            name = f"pedestrian {pedestrian + 1}, " + ("original" if n == 0 else f"{n} components")
+            names[name] = points
+            styles[name] = ({"color": "0.6", "lw": 0.6} if n == 0 else
+                            {"color": f"C{i - 1}", "lw": 1.0, "ls": ["-", "--", ":"][(i - 1) % 3]})
+            panel.append(name)
+        panels.append(panel)
+    return trajectories(names, styles=styles, ncols=ncols, panels=panels)
+
+
 def function_grid(x: np.ndarray, ys: Mapping[str, np.ndarray], *, xlabel: str, ncols: int = 5,
                   color: np.ndarray | None = None, size: float = 1.5, aspect_per_row: float = 0.24):
     """Each y against the same x, one small panel each (e.g. eigenfunctions against phi_1)."""
@@ -129,6 +160,13 @@ def function_grid(x: np.ndarray, ys: Mapping[str, np.ndarray], *, xlabel: str, n
     return fig
 
 
+def eigenfunctions_against_first(eigenfunctions: np.ndarray, *, color: np.ndarray | None = None, ncols: int = 5):
+    """Every eigenfunction phi_l but phi_1 (columns of ``eigenfunctions``) against phi_1."""
+    others = [index for index in range(eigenfunctions.shape[1]) if index != 1]
+    panels = {f"$\\varphi_{{{index}}}$": eigenfunctions[:, index] for index in others}
+    return function_grid(eigenfunctions[:, 1], panels, xlabel="$\\varphi_1$", color=color, ncols=ncols)
+
+
 def scatter_3d(points: np.ndarray, color: np.ndarray, *, labels: Sequence[str] = ("$x$", "$y$", "$z$"),
                colorbar: str | None = None, elev: float = 15, azim: float = -70, width: str = "wide",
                size: float = 2.0):
@@ -146,12 +184,15 @@ def scatter_3d(points: np.ndarray, color: np.ndarray, *, labels: Sequence[str] =
     return fig
 
 
-def bars(values: Mapping[str, np.ndarray] | np.ndarray, positions: np.ndarray, *, xlabel: str, ylabel: str,
-         threshold: float | None = None, threshold_label: str = "threshold", width: str = "full",
+def bars(values: Mapping[str, np.ndarray] | np.ndarray, positions: np.ndarray | None = None, *, xlabel: str,
+         ylabel: str, threshold: float | None = None, threshold_label: str = "threshold", width: str = "full",
          aspect: float = 0.36):
-    """Grouped bars per position (e.g. a residual per eigenfunction), with an optional level."""
+    """Grouped bars per position (e.g. a residual per eigenfunction; default positions 1, 2, ...),
+    with an optional level."""
     fig, ax = new_figure(width=width, aspect=aspect)
     groups = values if isinstance(values, Mapping) else {"": values}
+    if positions is None:
+        positions = np.arange(1, len(next(iter(groups.values()))) + 1)
     step = 0.8 / len(groups)
     for i, (label, heights) in enumerate(groups.items()):
         ax.bar(np.asarray(positions) + (i - (len(groups) - 1) / 2) * step, heights, width=step,

@@ -117,7 +117,7 @@ def software_versions(results_dir: Path, tasks: list[str]) -> list[tuple[str, st
     """Versions recorded by the notebooks (results/<task>.json) plus the report's own tools."""
     seen: dict[str, set[str]] = {}
     for key in tasks:
-        path = results_dir / f"{key.split('_')[0]}.json"
+        path = results_dir / f"{key}.json"
         if path.is_file():
             for name, version in json.loads(path.read_text()).get("environment", {}).items():
                 seen.setdefault(name, set()).add(version)
@@ -179,13 +179,14 @@ def _run_xelatex(workdir: Path, jobname: str = "report") -> None:
             ["xelatex", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", f"{jobname}.tex"],
             cwd=workdir, env=env, capture_output=True, text=True, errors="replace", timeout=600,
         )
-        log = (workdir / f"{jobname}.log").read_text(errors="replace") if (workdir / f"{jobname}.log").exists() else proc.stdout
+        log_file = workdir / f"{jobname}.log"
+        log = log_file.read_text(errors="replace") if log_file.exists() else proc.stdout
         missing = sorted(set(re.findall(r"Missing character: There is no (.+?) in font", log)))
         if missing:
             raise ReportError(f"the fonts lack characters {', '.join(missing)}; the PDF would have holes.")
         if proc.returncode != 0:
             errors = [line for line in log.splitlines() if line.startswith(("!", "./", "l."))] or log.splitlines()
-            raise ReportError("xelatex failed:\n  " + "\n  ".join(errors[-15:]) + f"\n(full log: {workdir / jobname}.log)")
+            raise ReportError("xelatex failed:\n  " + "\n  ".join(errors[-15:]) + f"\n(full log: {log_file})")
 
 
 def render_tex(notebooks_dir: Path, results_dir: Path, metadata: dict, workdir: Path) -> str:

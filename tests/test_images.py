@@ -48,3 +48,24 @@ def test_sensitivity_table_covers_methods_and_orientations(face):
     assert all(len(row) == 4 and all(1 <= n <= 72 for n in row.values()) for row in table.values())
     with pytest.raises(ValueError, match="unknown resize method"):
         images.resize_gray(face, 10, 10, "magic")
+
+
+def test_reconstruction_summary_and_the_visible_threshold(face):
+    image = images.resize_gray(face, 64, 48)
+    pca = PCA().fit(image.T)
+    shown = images.reconstructions(image, pca, [48, 20, 3], min_ssim=0.95)
+    assert shown[48]["all"] and shown[48]["ssim"] == pytest.approx(1.0) and shown[48]["indistinguishable"]
+    assert not shown[3]["indistinguishable"] and shown[3]["loss"] == pytest.approx(pca.energy_loss(3))
+    assert shown[20]["image"].shape == image.shape and shown[20]["image"].min() >= 0
+    curve = images.full_quality_curve(image, pca)
+    assert len(curve["loss"]) == 48 and curve["loss"][-1] == pytest.approx(0.0, abs=1e-12)
+    visible = images.visible_threshold(curve, 0.95)
+    n = visible["n_components"]
+    assert curve["ssim"][n - 1] >= 0.95 and (curve["ssim"][n - 1:] >= 0.95).all() and curve["ssim"][n - 2] < 0.95
+    assert images.visible_threshold(curve, 1.5)["n_components"] is None  # SSIM never reaches 1.5
+    answer = images.loss_answer(pca, 0.01)
+    assert answer["loss"] < 0.01 <= answer["loss_one_fewer"]
+
+
+def test_answer_range_spans_the_table():
+    assert images.answer_range({"a": {"x": 3, "y": 9}, "b": {"x": 5, "y": 1}}) == (1, 9)

@@ -104,3 +104,34 @@ def test_figure_names_and_captions_are_checked(tmp_path):
     with pytest.raises(ValueError, match="letters, digits"):
         figures.save_figure(_figure(), "t", "../x", "c", output_dir=tmp_path)
     plt.close("all")
+
+
+def test_declared_ranges_name_what_is_allowed():
+    from helpers.notebook import all_of, at_least, between, each, increasing, less_than, one_of, positive, share
+
+    assert at_least(1)(0) == "must be at least 1" and at_least(1)(1) is None
+    assert between(0, 14)(15) == "must be in [0, 14]" and between(0, 14)(14) is None
+    assert share()(1.0) and share()(0.5) is None and share()(float("nan"))
+    assert positive()(float("inf")) and positive()(-0.01) and positive()(1e-9) is None
+    assert one_of(["a", "b"])("c") == "must be one of ['a', 'b']"
+    assert each(at_least(1))([]) and each(at_least(1))([1, 0]) and each(at_least(1))([1, 2]) is None
+    assert increasing()([1, 1]) and increasing()([1, 2]) is None
+    assert all_of(at_least(2), less_than(5))(5) and all_of(at_least(2), less_than(5))(3) is None
+    assert at_least(1)("x") == "must be at least 1"  # a value of the wrong kind fails instead of crashing
+    with pytest.raises(ParameterError, match="'n' = 0 is invalid: must be at least 1"):
+        check_parameters(namespace(n=0), {"n": at_least(1)})
+
+
+def test_optional_parameters_skip_their_range_check_when_unset():
+    space = {"__annotations__": {"size": int | None}, "size": None}
+    from helpers.notebook import at_least
+
+    assert check_parameters(space, {"size": at_least(1)}) == {"size": None}
+    with pytest.raises(ParameterError, match="'size' = 0 is invalid"):
+        check_parameters({**space, "size": 0}, {"size": at_least(1)})
+
+
+def test_either_picks_the_words_for_a_fact():
+    from helpers.notebook import either
+
+    assert either(True, "does", "does not") == "does" and either(False, "does", "does not") == "does not"

@@ -24,13 +24,15 @@ def built(smoke_root, tmp_path_factory):
     return out, pdf_text(out)
 
 
-def test_pdf_has_title_block_tables_and_the_task1_section(built):
+def test_pdf_has_title_block_tables_and_every_task_section(built):
     _, text = built
     assert "Report for exercise 4" in text and "Group A" in text
     assert "Who did what" in text and "Software" in text
     assert "Task 1: Principal component analysis" in text
     assert "Part 3: pedestrian trajectories" in text
-    assert "Task 2: Diffusion maps" in text and "Part 3: pedestrian trajectories" in text
+    assert "Task 2: Diffusion maps" in text and "Part 2: the swiss roll" in text
+    assert " ".join(text.split()).count("Part 3: pedestrian trajectories") == 2  # Task 1 and Task 2
+    assert "Task 3: A variational autoencoder on MNIST" in text and "The two questions" in text
     assert "import numpy" not in text  # code is hidden
 
 
@@ -44,20 +46,22 @@ def test_tasks_without_an_executed_notebook_are_absent(smoke_root, tmp_path):
 
 def test_pdf_quotes_the_computed_numbers(built, smoke_root):
     _, text = built
-    results = json.loads((smoke_root / "results" / "task1.json").read_text())["results"]
+    results = json.loads((smoke_root / "results" / "task1_pca.json").read_text())["results"]
     flat = " ".join(text.split())
     assert percent(results["dataset_2d"]["energy"][0], 2) in flat
     assert f"L = {results['face']['n_components_under_loss']} components on" in flat
     assert percent(results["pedestrians"]["cumulative_energy"][1], 1) in flat
-    numpy_version = json.loads((smoke_root / "results" / "task1.json").read_text())["environment"]["numpy"]
+    numpy_version = json.loads((smoke_root / "results" / "task1_pca.json").read_text())["environment"]["numpy"]
     assert numpy_version in flat
-    task2 = json.loads((smoke_root / "results" / "task2.json").read_text())["results"]
+    task2 = json.loads((smoke_root / "results" / "task2_diffusion_maps.json").read_text())["results"]
     assert f"With {task2['pedestrians']['eigenfunctions_needed']} eigenfunctions the share drops" in flat
     assert f"{task2['periodic']['eigenvalues'][1]:.4f}" in flat
-    task4 = json.loads((smoke_root / "results" / "task4.json").read_text())["results"]
+    task4 = json.loads((smoke_root / "results" / "task4_fire_evacuation.json").read_text())["results"]
     vae_row = task4["critical_number"]["VAE (200 repeats)"]
     assert f"about {vae_row['mean']:.0f} people can be in the building" in flat
     assert "Task 4: Fire evacuation planning" in flat and "The sweep chooses" in flat
+    task3 = json.loads((smoke_root / "results" / "task3_vae_mnist.json").read_text())["results"]
+    assert f"{task3['models']['2']['test']['negative_elbo']:.1f}" in flat
 
 
 def test_figures_are_embedded_as_vector_graphics(built):

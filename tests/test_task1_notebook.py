@@ -13,11 +13,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def results(smoke_root):
-    return smoke_results(smoke_root, "task1")
+    return smoke_results(smoke_root, "task1_pca")
 
 
 def test_notebook_writes_every_figure(smoke_root):
-    assert published_figures(smoke_root, "task1") == {
+    assert published_figures(smoke_root, "task1_pca") == {
         "pca_2d_directions", "pca_2d_projection", "face_reconstructions", "face_energy_loss",
         "face_ssim", "pedestrian_paths", "pedestrian_energy"}
 
@@ -54,4 +54,17 @@ def test_wrongly_typed_parameter_stops_the_notebook_with_a_clear_message(tmp_pat
     with pytest.raises(papermill.PapermillExecutionError) as info:
         run_notebook("task1_pca", tmp_path, image_width="wide")
     assert "parameter 'image_width' must be int, got str 'wide'" in str(info.value)
-    assert not (tmp_path / "results" / "task1.json").exists()
+    assert not (tmp_path / "results" / "task1_pca.json").exists()
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"pedestrians_shown": [99]}, "'pedestrians_shown' = [99] is invalid: must be a non-empty list whose every"),
+    ({"image_width": 0}, "'image_width' = 0 is invalid: must be at least 2"),
+    ({"max_energy_loss": 1.5}, "'max_energy_loss' = 1.5 is invalid: must be a share in (0, 1)"),
+])
+def test_out_of_range_parameters_stop_the_notebook_naming_parameter_and_range(tmp_path, overrides, message):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run_notebook("task1_pca", tmp_path, **overrides)
+    assert message in str(info.value)

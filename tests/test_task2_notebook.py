@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from helpers import data
-from helpers.diffusion_maps import DiffusionMap, false_neighbour_fraction
+from helpers.diffusion_maps import DiffusionMap
+from helpers.manifold_checks import false_neighbour_fraction
 
 from .conftest import published_figures, smoke_results
 
@@ -13,13 +14,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def results(smoke_root):
-    return smoke_results(smoke_root, "task2")
+    return smoke_results(smoke_root, "task2_diffusion_maps")
 
 
 def test_notebook_writes_every_figure(smoke_root):
-    assert published_figures(smoke_root, "task2") == {"periodic_eigenfunctions", "swiss_roll_data", "swiss_roll_eigenfunctions", "swiss_roll_residuals",
-                     "swiss_roll_pca", "swiss_roll_small_eigenfunctions", "pedestrians_embedding",
-                     "pedestrians_false_neighbours"}
+    assert published_figures(smoke_root, "task2_diffusion_maps") == {
+        "periodic_eigenfunctions", "swiss_roll_data", "swiss_roll_eigenfunctions", "swiss_roll_residuals",
+        "swiss_roll_pca", "swiss_roll_small_eigenfunctions", "pedestrians_embedding", "pedestrians_false_neighbours"}
 
 
 def test_periodic_results_are_fourier_pairs(results):
@@ -35,6 +36,8 @@ def test_swiss_roll_results_are_consistent(results):
     assert np.all(np.diff(roll["markov_eigenvalues"]) <= 0)
     new = roll["first_new_direction"]
     assert new is None or roll["residuals_first"][new - 1] > 0.5 > max(roll["residuals_first"][1:new - 1])
+    assert roll["shape"]["predicted_first_across"] == roll["shape"]["modes_along_first"] + 1
+    assert results["results"]["swiss_roll_small"]["agreement"] in ("none", "same", "different")
     energy = roll["pca"]["energy"]
     assert len(energy) == 3 and sum(energy) == pytest.approx(1.0) and min(energy) > 0.2  # a roll: no flat direction
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from helpers import evacuation
+from helpers import critical_number
 
 from .conftest import published_figures, smoke_results
 
@@ -14,17 +14,18 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def results(smoke_root):
-    return smoke_results(smoke_root, "task4")["results"]
+    return smoke_results(smoke_root, "task4_fire_evacuation")["results"]
 
 
 def test_notebook_writes_every_figure_and_the_initial_positions(smoke_root, results):
-    assert published_figures(smoke_root, "task4") == {"data", "loss_curves", "reconstructions", "generated",
+    assert published_figures(smoke_root, "task4_fire_evacuation") == {"data", "loss_curves", "reconstructions",
+                                                                      "generated",
                                                       "critical_number"}
     lines = (smoke_root / "results" / "task4_initial_positions.csv").read_text().splitlines()
     assert lines[0] == "x,y" and len(lines) == 101
     positions = np.array([line.split(",") for line in lines[1:]], dtype=float)
     assert np.isfinite(positions).all()
-    assert results["initial_positions"]["inside"] == int(evacuation.in_rectangle(positions).sum())
+    assert results["initial_positions"]["inside"] == int(critical_number.in_rectangle(positions).sum())
 
 
 def test_the_sweep_table_and_choice_are_recorded(smoke_root, results):
@@ -32,7 +33,12 @@ def test_the_sweep_table_and_choice_are_recorded(smoke_root, results):
     assert [p["label"] for p in sweep["points"]] == ["base", "latent_dim=1"]
     losses = {p["label"]: p["metrics"]["validation_negative_elbo"] for p in sweep["points"]}
     assert sweep["chosen"] == min(losses, key=losses.get) == results["sweep"]["chosen"]
-    assert ("latent_dim" in results["sweep"]["notebook_differs"]) == (sweep["chosen"] == "latent_dim=1")
+    assert [p["chosen"] for p in sweep["points"]] == [p["label"] == sweep["chosen"] for p in sweep["points"]]
+    # the notebook trains the chosen configuration: its latent dimension comes from the sweep
+    chosen = next(p["parameters"] for p in sweep["points"] if p["chosen"])
+    assert results["vae"]["config"]["latent_dim"] == chosen["latent_dim"] and results["sweep"]["overridden"] == {}
+    assert results["vae"]["best_epoch"] == int(np.argmin(results["vae"]["validation_curve"])) + 1
+    assert len(results["vae"]["test_curve"]) == results["vae"]["epochs_trained"]
 
 
 def test_critical_numbers_agree_with_the_data_and_the_shares(results):
@@ -49,11 +55,16 @@ def test_critical_numbers_agree_with_the_data_and_the_shares(results):
         # each estimate is about (capacity + 1) / share, within the Monte-Carlo spread
         assert row["mean"] == pytest.approx(101 / row["share_inside"], rel=0.1), name
     vae = table["VAE (200 repeats)"]
-    assert results["vae_relative_error"] == pytest.approx(vae["mean"] / exact["mean"] - 1)
+    error = results["vae_relative_error"]
+    assert error["relative_error"] == pytest.approx(vae["mean"] / exact["mean"] - 1)
+    assert error["acceptable"] == (abs(error["relative_error"]) <= 0.15)
+    assert error["above"] == (vae["mean"] > exact["mean"])
+    assert results["single_estimate_spread"] == pytest.approx(np.sqrt((1 - data_share) / 101))
 
 
 def test_quality_measures_are_sane(results):
     q = results["quality"]
     assert set(q) >= {"VAE", "single Gaussian", "kernel density estimate", "training data"}
     assert q["training data"]["energy_distance_test"] > 10 * q["training data"]["energy_distance_train"]
+    assert results["data"]["differ"] == (results["data"]["p_value"] < results["data"]["significance"])
     assert q["single Gaussian"]["energy_distance_train"] > q["kernel density estimate"]["energy_distance_train"]
