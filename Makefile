@@ -24,24 +24,22 @@ export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 # ---------------------------------------------------------------- tasks
+# A task's id is its notebook's name (task1_pca, ...): figures/<id>/, results/<id>.json, params/<id>.yaml.
 NOTEBOOKS := $(sort $(wildcard notebooks/task*.ipynb))
 TASKS := $(basename $(notdir $(NOTEBOOKS)))
 EXECUTED := $(TASKS:%=build/notebooks/%.ipynb)
+SWEEP_GRIDS := $(sort $(wildcard params/sweeps/*.yaml))
+SWEEPS := $(SWEEP_GRIDS:params/sweeps/%.yaml=build/sweeps/%.json)
 REPORT := report/build/report.pdf
 
-# What each task's notebook reads besides itself and its params/<task>.yaml.
-COMMON_HELPERS := helpers/__init__.py helpers/paths.py helpers/atomic.py helpers/data.py helpers/figures.py \
-                  helpers/notebook.py helpers/plots.py
-HELPERS_task1_pca := helpers/pca.py helpers/images.py
-DATA_task1_pca := pca_dataset.txt face.dat data_DMAP_PCA_vadere.txt
-HELPERS_task2_diffusion_maps := helpers/diffusion_maps.py helpers/pca.py
-DATA_task2_diffusion_maps := data_DMAP_PCA_vadere.txt
-HELPERS_task3_vae_mnist := helpers/vae.py helpers/mnist.py
-DATA_task3_vae_mnist := mnist.npz
-HELPERS_task4_fire_evacuation := helpers/vae.py helpers/evacuation.py
-DATA_task4_fire_evacuation := FireEvac_train_set.npy FireEvac_test_set.npy
-# Task 4's notebook shows the table of its hyper-parameter sweep (make sweep).
-SWEEP_task4_fire_evacuation := build/sweeps/task4_fire_evacuation.json
+# What each notebook and sweep reads (helper modules, data files, sweep results) is derived from
+# their code by helpers/deps.py: HELPERS_<task>, DATA_<task>, SWEEP_<task>, SWEEP_*_<sweep>.
+DEPS := build/deps.mk
+ifneq ($(filter report notebooks sweep build/% report/%,$(MAKECMDGOALS)),)
+include $(DEPS)
+endif
+$(DEPS): $(NOTEBOOKS) $(SWEEP_GRIDS) $(wildcard helpers/*.py) | $(SETUP)
+	@"$(PYTHON)" -m helpers.deps --out $@ $(NOTEBOOKS) $(SWEEP_GRIDS)
 
 DATA_FILES := pca_dataset.txt data_DMAP_PCA_vadere.txt FireEvac_train_set.npy \
               FireEvac_test_set.npy face.dat mnist.npz
@@ -86,7 +84,7 @@ notebooks: $(EXECUTED)
 # papermill writes into build/notebooks/.partial/ and the result is moved into place only on
 # success; a failing cell stops the build with its traceback (the partial notebook stays for a look).
 .SECONDEXPANSION:
-build/notebooks/%.ipynb: notebooks/%.ipynb params/%.yaml $(COMMON_HELPERS) $$(HELPERS_$$*) $$(SWEEP_$$*) \
+build/notebooks/%.ipynb: notebooks/%.ipynb params/%.yaml $$(HELPERS_$$*) $$(SWEEP_$$*) \
                          $$(addprefix build/data/,$$(addsuffix .sha256,$$(DATA_$$*))) | $(SETUP)
 	@echo "==> running $< (parameters: params/$*.yaml)"
 	@mkdir -p $(@D)/.partial
@@ -96,10 +94,10 @@ build/notebooks/%.ipynb: notebooks/%.ipynb params/%.yaml $(COMMON_HELPERS) $$(HE
 
 # A sweep runs its notebook once per configuration with papermill (trained models are cached
 # in build/cache, shared with the task's notebook) and writes the table to build/sweeps/<name>.json.
-sweep: $(SWEEP_task4_fire_evacuation)
+sweep: $(SWEEPS)
 
-build/sweeps/%.json: params/sweeps/%.yaml $$(wildcard notebooks/sweeps/*.ipynb) helpers/sweep.py $(COMMON_HELPERS) \
-                     $$(HELPERS_$$*) $$(addprefix build/data/,$$(addsuffix .sha256,$$(DATA_$$*))) | $(SETUP)
+build/sweeps/%.json: params/sweeps/%.yaml $$(SWEEP_NOTEBOOK_$$*) $$(SWEEP_HELPERS_$$*) \
+                     $$(addprefix build/data/,$$(addsuffix .sha256,$$(SWEEP_DATA_$$*))) | $(SETUP)
 	@echo "==> sweep $< (one papermill run per configuration)"
 	@"$(PYTHON)" -m helpers.sweep "$<" "build/sweeps/$*" --set cache_dir=build/cache
 
@@ -115,8 +113,8 @@ $(REPORT): $(EXECUTED) report/report.tex.j2 report/metadata.yaml $(wildcard repo
 test: $(SETUP)
 	@scripts/system-deps.sh --try
 	@$(MAKE) --no-print-directory data
-	@echo "==> ruff"
-	@"$(PYTHON)" -m ruff check helpers tests bench
+	@echo "==> ruff (helpers, tests, bench and the notebooks' code cells)"
+	@"$(PYTHON)" -m ruff check helpers tests bench notebooks
 	@echo "==> pytest"
 	@"$(PYTHON)" -m pytest $(PYTEST_ARGS)
 
@@ -143,7 +141,7 @@ bench-dmaps: $(SETUP) $(DATAFOLD_VENV)/.installed
 check-reproducible: $(SETUP)
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	for run in 1 2; do \
-	    rm -rf build/notebooks figures results report/build; \
+	    rm -rf build/notebooks figures/*/ results report/build; \
 	    $(MAKE) --no-print-directory report >/dev/null; \
 	    find figures $(REPORT) -type f \( -name '*.pdf' -o -name '*.png' \) -print0 | sort -z \
 	        | xargs -0 sha256sum > "$$tmp/run$$run.txt"; \
@@ -156,9 +154,10 @@ lab: $(SETUP)
 	@"$(PYTHON)" -m jupyter lab notebooks/
 
 # ---------------------------------------------------------------- cleaning
-# clean keeps build/cache (trained models, which take minutes to recompute); distclean removes it.
+# clean keeps build/cache (trained models, which take minutes to recompute) and figures/README.md;
+# distclean removes the cache too.
 clean:
-	rm -rf build/notebooks build/data figures results report/build .pytest_cache .ruff_cache
+	rm -rf build/notebooks build/data build/deps.mk $(wildcard figures/*/) results report/build .pytest_cache .ruff_cache
 
 distclean: clean
 	rm -rf build "$(CURDIR)/.venv" $(filter-out data/README.md,$(wildcard data/*))

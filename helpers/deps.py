@@ -1,0 +1,128 @@
+"""What a notebook's result depends on, derived from its code: the helper modules it imports
+(and those they import, transitively), the data files its loaders read, and its sweep. The
+Makefile includes the rules this writes, so nobody lists a task's prerequisites by hand.
+
+    python -m helpers.deps notebooks/task1_pca.ipynb   # prints make rules
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from pathlib import Path
+
+from .paths import ROOT
+
+HELPERS = ROOT / "helpers"
+
+
+def _imported_helpers(source: str, package_file: Path | None = None) -> set[str]:
+    """Names of helpers modules imported by ``source`` (absolute ``helpers.x`` or relative ``.x``)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[1] for alias in node.names
+                      if alias.name.startswith("helpers.") and alias.name.count(".") >= 1}
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            relative = node.level > 0 and package_file is not None
+            if module == "helpers" or (relative and not module):  # from helpers import a, b / from . import a
+                found |= {alias.name for alias in node.names}
+            elif module.startswith("helpers."):
+                found.add(module.split(".")[1])
+            elif relative:
+                found.add(module.split(".")[0])
+    return {name for name in found if (HELPERS / f"{name}.py").is_file()}
+
+
+def helper_closure(source: str) -> list[str]:
+    """The helpers modules ``source`` needs, with everything they import, as sorted names."""
+    todo, seen = list(_imported_helpers(source)), {"__init__"}
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        module = HELPERS / f"{name}.py"
+        todo += sorted(_imported_helpers(module.read_text(), module) - seen)
+    return sorted(seen)
+
+
+def _loader_files() -> dict[str, list[str]]:
+    """For each ``load_*`` function of helpers/data.py, the registry's file names it reads."""
+    from .data import REGISTRY
+
+    files = {}
+    for node in ast.parse((HELPERS / "data.py").read_text()).body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("load_"):
+            keys = [call.args[0].value for call in ast.walk(node)
+                    if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "locate"
+                    and call.args and isinstance(call.args[0], ast.Constant)]
+            files[node.name] = [REGISTRY[key].filename for key in keys]
+    return files
+
+
+def data_files(sources: list[str]) -> list[str]:
+    """The data files read by the ``load_*`` calls in ``sources``."""
+    loaders = _loader_files()
+    called = {node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+              for source in sources for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)}
+    return sorted({name for loader in called & set(loaders) for name in loaders[loader]})
+
+
+def notebook_code(path: Path) -> str:
+    cells = json.loads(path.read_text())["cells"]
+    return "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+
+
+def dependencies(notebook: str | Path) -> dict[str, list[str]]:
+    """The helper files, data files and sweep summary a task notebook's run depends on."""
+    notebook = Path(notebook)
+    task = notebook.stem
+    code = notebook_code(ROOT / notebook if not notebook.is_absolute() else notebook)
+    modules = helper_closure(code)
+    sweep_grid = ROOT / "params" / "sweeps" / f"{task}.yaml"
+    sweeps = [f"build/sweeps/{task}.json"] if sweep_grid.is_file() else []
+    sources = [code] + [(HELPERS / f"{m}.py").read_text() for m in modules]
+    return {"helpers": [f"helpers/{m}.py" for m in modules], "data": data_files(sources), "sweeps": sweeps}
+
+
+def make_rules(path: str | Path) -> str:
+    """Make variables for a task notebook (HELPERS_<task>, DATA_<task>, SWEEP_<task>) or for a sweep
+    grid (SWEEP_NOTEBOOK_<name>, SWEEP_HELPERS_<name>, SWEEP_DATA_<name>: its notebook's needs)."""
+    path = Path(path)
+    name = path.stem
+    if path.suffix == ".yaml":
+        import yaml
+
+        notebook = (yaml.safe_load((ROOT / path).read_text()) or {}).get("notebook")
+        if not notebook:
+            raise ValueError(f"{path} names no notebook; see helpers/sweep.py.")
+        found = dependencies(notebook)
+        variables = {"SWEEP_NOTEBOOK": [notebook], "SWEEP_HELPERS": found["helpers"], "SWEEP_DATA": found["data"]}
+    else:
+        found = dependencies(path)
+        variables = {"HELPERS": found["helpers"], "DATA": found["data"], "SWEEP": found["sweeps"]}
+    return "".join(f"{kind}_{name} := {' '.join(values)}\n" for kind, values in variables.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from .atomic import write_atomic
+
+    parser = argparse.ArgumentParser(description="Write make variables of each notebook's or sweep's prerequisites.")
+    parser.add_argument("paths", nargs="+", help="task notebooks and sweep grids (params/sweeps/*.yaml)")
+    parser.add_argument("--out", type=Path, help="write the rules here (atomically) instead of printing them")
+    args = parser.parse_args(argv)
+    rules = "# Generated by `python -m helpers.deps`; do not edit.\n" + "".join(map(make_rules, args.paths))
+    if args.out:
+        write_atomic(args.out, rules)
+    else:
+        sys.stdout.write(rules)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
