@@ -8,7 +8,7 @@ import numpy as np
 from . import vae_inference
 from .digit_classifier import generation_quality
 from .mnist import Split
-from .vae_training import TrainedVAE, TrainingConfig, train_vae
+from .vae_training import TrainedVAE, train_vae
 
 
 def train(splits: dict[str, Split], configs: dict, *, cache_dir=None, verbose: int = 2) -> dict[object, TrainedVAE]:
@@ -44,6 +44,27 @@ def stage_views(trained: TrainedVAE, snapshot_epochs, x, *, n_shown: int, seed: 
         key = "converged" if title.startswith("converged") else "epoch_" + title.split()[-1]
         views[key] = {"title": title, **vae_inference.views(model, x, n_shown=n_shown, seed=seed)}
     return views
+
+
+def stage_manifolds(trained: TrainedVAE, snapshot_epochs, classifier, n: int, *, unsure_below: float = 0.5) -> dict:
+    """The decoder's latent manifold (latent_manifold.manifold) for each stage (see stages), keyed
+    like stage_views, each with its title."""
+    from .latent_manifold import manifold
+
+    result = {}
+    for title, model in stages(trained, snapshot_epochs).items():
+        key = "converged" if title.startswith("converged") else "epoch_" + title.split()[-1]
+        result[key] = {"title": title, **manifold(model, classifier, n, unsure_below=unsure_below)}
+    return result
+
+
+def manifold_summary(manifolds: dict, *, top: int = 3) -> dict:
+    """What the report states of each stage's manifold: its digits, the missing ones, the share of
+    unsure tiles, and the ``top`` most frequent meeting pairs."""
+    return {key: {"title": m["title"], "digits": m["digits"], "n_digits": m["n_digits"],
+                  "missing_digits": m["missing_digits"], "unsure_share": m["unsure_share"],
+                  "unsure_below": m["unsure_below"], "meeting_pairs": m["meeting_pairs"][:top]}
+            for key, m in manifolds.items()}
 
 
 def quality(classifier, models: dict, test: Split, *, n_samples: int, seed: int = 0) -> dict[str, dict]:
@@ -87,6 +108,3 @@ def loss_gap(small: dict, large: dict) -> dict:
     gap = float(small["negative_elbo"] - large["negative_elbo"])
     return {"gap": gap, "larger_is_lower": gap > 0}
 
-
-__all__ = ["TrainingConfig", "kl_weight_effect", "loss_against_samples", "loss_gap", "prior_gap", "quality",
-           "stage_views", "stages", "summary", "train"]

@@ -289,3 +289,45 @@ def histograms(samples: Mapping[str, np.ndarray], *, xlabel: str, bins: int = 40
     ax.set(xlabel=xlabel, ylabel="density")
     ax.legend(frameon=False, fontsize=7)
     return fig
+
+
+def _mosaic_axes(ax, mosaic: np.ndarray, axis_values: np.ndarray, *, ticks: int = 5):
+    """Draw a decoded grid with ticks at some tiles' centres, labelled by their latent values."""
+    n = len(axis_values)
+    side = mosaic.shape[0] / n
+    ax.imshow(np.clip(mosaic, 0, 1), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    chosen = np.unique(np.linspace(0, n - 1, ticks).round().astype(int))
+    centres = (chosen + 0.5) * side
+    ax.set_xticks(centres, [f"{axis_values[i]:.2f}" for i in chosen])
+    ax.set_yticks(centres, [f"{axis_values[::-1][i]:.2f}" for i in chosen])
+    ax.grid(False)
+    ax.tick_params(labelsize=6)
+
+
+def latent_manifold(codes: np.ndarray, labels: np.ndarray, mosaic: np.ndarray, axis_values: np.ndarray, *,
+                    scatter_title: str, mosaic_title: str):
+    """The encoded data in the 2-D latent space (left, the grid's extent dashed) beside the decoder's
+    output over the grid (right, ticks in latent units)."""
+    fig, (left, right) = new_figure(1, 2, aspect=0.52)
+    left.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=1.0, linewidths=0,
+                 rasterized=True)
+    low, high = axis_values[0], axis_values[-1]
+    left.plot([low, high, high, low, low], [low, low, high, high, low], color="k", lw=0.8, ls="--",
+              label="decoded grid")
+    left.set(xlabel="$z_1$", ylabel="$z_2$", title=scatter_title, aspect="equal")
+    left.legend(frameon=False, loc="lower left", fontsize=6.5)
+    _mosaic_axes(right, mosaic, axis_values)
+    right.set(xlabel="$z_1$", ylabel="$z_2$", title=mosaic_title)
+    return fig
+
+
+def mosaics(panels: Mapping[str, np.ndarray], axis_values: np.ndarray, *, ncols: int = 4):
+    """Decoded grids side by side (e.g. one per training stage), with the same latent ticks."""
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = new_figure(nrows, ncols, aspect=nrows / ncols * 1.15, squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (title, mosaic) in zip(axes.flat, panels.items(), strict=False):
+        _mosaic_axes(ax, mosaic, axis_values, ticks=3)
+        ax.set_title(title, fontsize=8)
+    return fig

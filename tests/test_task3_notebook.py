@@ -16,7 +16,7 @@ def results(smoke_root):
 def test_notebook_writes_every_figure(smoke_root):
     assert published_figures(smoke_root, "task3_vae_mnist") == {
         "latent_2d", "loss_curves", "generated_2d_32d", "latent_low_kl", "digits_low_kl", "digits_2d_epoch_1",
-        "digits_2d_epoch_2", "digits_2d_converged"}
+        "digits_2d_epoch_2", "digits_2d_converged", "manifold_2d", "manifold_2d_training"}
 
 
 def test_the_validation_split_chooses_and_the_test_set_reports(results):
@@ -60,3 +60,15 @@ def test_the_stated_facts_follow_from_the_numbers(results):
         assert b["epochs"] == 2 and b["negative_elbo"] > 0  # a Bernoulli likelihood gives positive nats
     gap = r["bernoulli"]["2"]["negative_elbo"] - r["bernoulli"]["4"]["negative_elbo"]
     assert r["bernoulli_gap"]["gap"] == pytest.approx(gap) and r["bernoulli_gap"]["larger_is_lower"] == (gap > 0)
+
+
+def test_the_manifold_is_read_for_every_stage(results):
+    manifold = results["results"]["manifold"]
+    assert set(manifold["stages"]) == {"epoch_1", "epoch_2", "converged"}
+    for stage in manifold["stages"].values():
+        assert stage["n_digits"] == len(stage["digits"]) and 1 <= stage["n_digits"] <= 10
+        assert sorted(stage["digits"] + stage["missing_digits"]) == list(range(10))
+        assert 0 <= stage["unsure_share"] <= 1 and stage["unsure_below"] == 0.5
+        counts = [p["count"] for p in stage["meeting_pairs"]]
+        assert counts == sorted(counts, reverse=True)
+        assert all(a < b for a, b in (p["pair"] for p in stage["meeting_pairs"]))
