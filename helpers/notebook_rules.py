@@ -26,6 +26,9 @@ _FORBIDDEN = {
 
 
 def _is_text(node: ast.AST) -> bool:
+    """A string literal, an f-string, or a concatenation with one of them (prose joined with +)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _is_text(node.left) or _is_text(node.right)
     return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
 
 
