@@ -8,6 +8,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import pdist, squareform
 
+from .validation import validate_data
+
 
 def local_linear_residuals(eigenfunctions: np.ndarray, *, regressors: str = "first", bandwidth_scale: float = 1 / 3,
                            max_points: int = 2000, seed: int = 0, ridge: float = 1e-10) -> np.ndarray:
@@ -18,8 +20,8 @@ def local_linear_residuals(eigenfunctions: np.ndarray, *, regressors: str = "fir
     "previous" (phi_1 ... phi_{k-1}, as in the paper). Column 0 (phi_0) is ignored;
     r_1 = 1 by definition. Returns r_1 ... r_L. Uses a seeded subset of ``max_points``.
     """
-    phi = np.asarray(eigenfunctions, dtype=float)[:, 1:]
-    if phi.ndim != 2 or phi.shape[1] < 1:
+    phi = validate_data(eigenfunctions, name="eigenfunctions")[:, 1:]
+    if phi.shape[1] < 1:
         raise ValueError("expected eigenfunctions of shape (n, L+1) with L >= 1.")
     if regressors not in ("first", "previous"):
         raise ValueError(f"regressors must be 'first' or 'previous', got {regressors!r}.")
@@ -69,7 +71,7 @@ def false_neighbour_fraction(data: np.ndarray, embedding: np.ndarray, *, factor:
     data. An embedding of a curve that crosses itself brings distant parts of the curve
     together, so this share is the computed check for self-intersections.
     """
-    data, embedding = np.asarray(data, float), np.asarray(embedding, float)
+    data, embedding = validate_data(data, name="data"), validate_data(embedding, name="embedding")
     if len(data) != len(embedding):
         raise ValueError(f"data and embedding must have the same points, got {len(data)} and {len(embedding)}.")
     data_distances, _ = cKDTree(data).query(data, k=2)
