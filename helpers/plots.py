@@ -295,7 +295,8 @@ def _mosaic_axes(ax, mosaic: np.ndarray, axis_values: np.ndarray, *, ticks: int 
     """Draw a decoded grid with ticks at some tiles' centres, labelled by their latent values."""
     n = len(axis_values)
     side = mosaic.shape[0] / n
-    ax.imshow(np.clip(mosaic, 0, 1), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    # Anti-aliased: a small panel shows a 560-pixel grid, and nearest-neighbour thinning would alias it.
+    ax.imshow(np.clip(mosaic, 0, 1), cmap="gray_r", vmin=0, vmax=1, interpolation="antialiased")
     chosen = np.unique(np.linspace(0, n - 1, ticks).round().astype(int))
     centres = (chosen + 0.5) * side
     ax.set_xticks(centres, [f"{axis_values[i]:.2f}" for i in chosen])
@@ -328,6 +329,6 @@ def mosaics(panels: Mapping[str, np.ndarray], axis_values: np.ndarray, *, ncols:
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     for ax, (title, mosaic) in zip(axes.flat, panels.items(), strict=False):
-        _mosaic_axes(ax, mosaic, axis_values, ticks=3)
-        ax.set_title(title, fontsize=8)
+        _mosaic_axes(ax, mosaic, axis_values, ticks=2)
+        ax.set_title(title, fontsize=7)
     return fig
