@@ -28,34 +28,28 @@ def summary(trained: TrainedVAE, test: Split, *, seed: int = 0) -> dict:
             "validation_curve": trained.history["validation_loss"]}
 
 
-def stages(trained: TrainedVAE, snapshot_epochs) -> dict[str, object]:
-    """The model after each snapshot epoch it reached, then at its best epoch, by title."""
-    shown = {f"after epoch {epoch}": trained.at_epoch(epoch) for epoch in snapshot_epochs
+def stages(trained: TrainedVAE, snapshot_epochs) -> dict[str, tuple[str, object]]:
+    """The model after each snapshot epoch it reached, then at its best epoch: {key: (title, model)},
+    keyed "epoch_<n>" or "converged"."""
+    shown = {f"epoch_{epoch}": (f"after epoch {epoch}", trained.at_epoch(epoch)) for epoch in snapshot_epochs
              if epoch <= trained.epochs_trained}
-    shown[f"converged (epoch {trained.best_epoch})"] = trained.model
+    shown["converged"] = (f"converged (epoch {trained.best_epoch})", trained.model)
     return shown
 
 
 def stage_views(trained: TrainedVAE, snapshot_epochs, x, *, n_shown: int, seed: int = 0) -> dict[str, dict]:
-    """For each stage (see stages), keyed "epoch_<n>" or "converged": its title, the latent means of
-    ``x``, the reconstructions of its first ``n_shown`` rows and ``n_shown`` generated digits."""
-    views = {}
-    for title, model in stages(trained, snapshot_epochs).items():
-        key = "converged" if title.startswith("converged") else "epoch_" + title.split()[-1]
-        views[key] = {"title": title, **vae_inference.views(model, x, n_shown=n_shown, seed=seed)}
-    return views
+    """For each stage (see stages): its title, the latent means of ``x``, the reconstructions of its
+    first ``n_shown`` rows and ``n_shown`` generated digits."""
+    return {key: {"title": title, **vae_inference.views(model, x, n_shown=n_shown, seed=seed)}
+            for key, (title, model) in stages(trained, snapshot_epochs).items()}
 
 
 def stage_manifolds(trained: TrainedVAE, snapshot_epochs, classifier, n: int, *, unsure_below: float = 0.5) -> dict:
-    """The decoder's latent manifold (latent_manifold.manifold) for each stage (see stages), keyed
-    like stage_views, each with its title."""
+    """The decoder's latent manifold (latent_manifold.manifold) for each stage (see stages), with its title."""
     from .latent_manifold import manifold
 
-    result = {}
-    for title, model in stages(trained, snapshot_epochs).items():
-        key = "converged" if title.startswith("converged") else "epoch_" + title.split()[-1]
-        result[key] = {"title": title, **manifold(model, classifier, n, unsure_below=unsure_below)}
-    return result
+    return {key: {"title": title, **manifold(model, classifier, n, unsure_below=unsure_below)}
+            for key, (title, model) in stages(trained, snapshot_epochs).items()}
 
 
 def manifold_summary(manifolds: dict, *, top: int = 3) -> dict:
