@@ -1,10 +1,12 @@
 """The data contract: the one place that knows where every data set comes from.
 
-Each data set is looked for, in order, in ``$MLCMS_DATA_DIR``, then in the repository's
-``data/`` folder; if it is in neither, it is downloaded from its canonical public source
-into ``data/`` and its SHA-256 is verified before it is used. Downloads are written to a
-temporary file and renamed only once verified, so a failed or corrupted download leaves
-nothing behind. ``MLCMS_OFFLINE=1`` forbids downloads.
+Each data set is looked for, in order, in ``$MLCMS_DATA_DIR`` (a relative path is taken from
+the repository root), then in the repository's ``data/`` folder; if it is in neither, it is
+downloaded from its canonical public source into ``data/`` and its SHA-256 is verified before
+it is used. Downloads are written to a temporary file and renamed only once verified, so a
+failed, corrupted, oversized, too slow or interrupted download leaves nothing behind; they
+follow only https redirects. ``MLCMS_OFFLINE=1`` forbids downloads. The files a download
+created are listed in ``data/.downloaded`` (``make distclean`` removes those and no others).
 
 Command line (used by ``make data``)::
 
@@ -17,19 +19,25 @@ from __future__ import annotations
 
 import argparse
 import bz2
+import contextlib
 import dataclasses
 import hashlib
 import os
+import signal
 import sys
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Callable
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_path
-from .paths import DATA_DIR
+from .paths import DATA_DIR, ROOT
 
 ENV_DATA_DIR = "MLCMS_DATA_DIR"
 ENV_OFFLINE = "MLCMS_OFFLINE"
@@ -59,6 +67,8 @@ class DataSet:
     download_sha256: str | None = None
     #: Accept a local copy by its content instead of its checksum.
     accept_local_by_content: bool = False
+    #: Size of the public download in bytes: a download stops when it grows beyond it.
+    size: int = 0
 
     @property
     def expected_download_sha256(self) -> str:
@@ -71,30 +81,35 @@ REGISTRY: dict[str, DataSet] = {
         _COURSE_URL + "pca_dataset.txt",
         "c3a11f1192b3ca28fe03349115c158fdb85fa646a0d1cd660e50759a8ce4677f",
         "2-D point cloud for Task 1 (course data)",
+        size=5193,
     ),
     "vadere": DataSet(
         "data_DMAP_PCA_vadere.txt",
         _COURSE_URL + "data_DMAP_PCA_vadere.txt",
         "6fac748d93edfdca75b4c8b87d10294e0de552565b2237c5a9d784e3a2015623",
         "15 pedestrians x 1000 steps, columns x1 y1 x2 y2 ... (course data)",
+        size=752810,
     ),
     "fire_evac_train": DataSet(
         "FireEvac_train_set.npy",
         _COURSE_URL + "FireEvac_train_set.npy",
         "43c4718a3274bd8e90608bd40714c2c787497fa4c93639a9f4258cc10219d1a1",
         "3000 x 2 positions in the MI building, training set (course data)",
+        size=48128,
     ),
     "fire_evac_test": DataSet(
         "FireEvac_test_set.npy",
         _COURSE_URL + "FireEvac_test_set.npy",
         "3482cd3b2cac00890474a048b7ebc02efad6c05faa01e4452785d4f9e9731c52",
         "600 x 2 positions in the MI building, test set (course data)",
+        size=9728,
     ),
     "face": DataSet(
         "face.dat",
         "https://raw.githubusercontent.com/scipy/dataset-face/main/face.dat",
         "9d8b0b4d081313e2b485748c770472e5a95ed1738146883d84c7030493e82886",
         "the raccoon image of scipy.datasets.face (bz2-compressed RGB, 768 x 1024)",
+        size=1581821,
     ),
     "mnist": DataSet(
         "mnist.npz",
@@ -103,8 +118,21 @@ REGISTRY: dict[str, DataSet] = {
         "MNIST in the keras layout (x_train 60000x28x28 uint8, y_train, x_test, y_test)",
         download_sha256="731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
         accept_local_by_content=True,
+        size=11490434,
     ),
 }
+
+#: SHA-256 of each decoded MNIST array's bytes (C order): a local mnist.npz is accepted when its
+#: arrays are MNIST's, however the archive was compressed.
+MNIST_ARRAYS_SHA256 = {
+    "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
+    "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
+    "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
+    "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
+}
+
+#: The list of files that downloads created in data/ (for `make distclean`).
+DOWNLOADED = ".downloaded"
 
 
 # --------------------------------------------------------------------------- lookup
@@ -115,7 +143,8 @@ def search_dirs() -> list[Path]:
     dirs = []
     env = os.environ.get(ENV_DATA_DIR, "").strip()
     if env:
-        dirs.append(Path(env).expanduser())
+        folder = Path(env).expanduser()
+        dirs.append(folder if folder.is_absolute() else ROOT / folder)
     dirs.append(DATA_DIR)
     return dirs
 
@@ -178,7 +207,7 @@ def locate(name: str, *, download: bool | None = None) -> Path:
         )
     try:
         return download_file(dataset, DATA_DIR)
-    except (urllib.error.URLError, OSError, TimeoutError) as err:
+    except (urllib.error.URLError, OSError, TimeoutError, _DownloadStopped) as err:
         raise DataNotFoundError(
             f"{dataset.filename} ({dataset.description}) was not found (looked in: {looked}) "
             f"and downloading it from {dataset.url} failed: {err}. {_how_to_provide(dataset)}"
@@ -197,15 +226,78 @@ def _dataset(name: str) -> DataSet:
 # --------------------------------------------------------------------------- download
 
 
-def download_file(dataset: DataSet, dest_dir: Path, *, timeout: float = 60.0) -> Path:
-    """Download ``dataset`` into ``dest_dir``, verify its SHA-256, and only then rename it in place."""
+class _DownloadStopped(Exception):
+    """A download was stopped: too large, too slow, or redirected away from https."""
+
+
+class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to an https address."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urllib.parse.urlsplit(newurl).scheme != "https":
+            raise _DownloadStopped(f"the server redirected to {newurl}, which is not https; it was not followed")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C while downloading, so that the partial file is removed."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def remove_stale_parts(folder: Path, older_than: float) -> None:
+    """Remove partial downloads left by a killed process (older than any live download can be)."""
+    now = time.time()
+    for part in Path(folder).glob(".*.part") if Path(folder).is_dir() else []:
+        with contextlib.suppress(OSError):
+            if now - part.stat().st_mtime > older_than:
+                part.unlink()
+
+
+def _record_download(dest_dir: Path, filename: str) -> None:
+    listing = Path(dest_dir) / DOWNLOADED
+    names = listing.read_text().split() if listing.is_file() else []
+    if filename not in names:
+        with open(listing, "a") as handle:
+            handle.write(filename + "\n")
+
+
+def download_file(dataset: DataSet, dest_dir: Path, *, timeout: float = 60.0, deadline: float = 900.0) -> Path:
+    """Download ``dataset`` into ``dest_dir``, verify its SHA-256, and only then rename it in place.
+
+    The transfer stops when it grows beyond the registered size, when it takes longer than
+    ``deadline`` seconds in all (or ``timeout`` without data), or when a redirect leaves https.
+    """
     target = Path(dest_dir) / dataset.filename
     expected = dataset.expected_download_sha256
+    remove_stale_parts(dest_dir, older_than=deadline + timeout)
     print(f"downloading {dataset.filename} from {dataset.url}", file=sys.stderr, flush=True)
-    with atomic_path(target) as tmp:  # renamed onto target only if verified
-        digest = hashlib.sha256()
-        with urllib.request.urlopen(dataset.url, timeout=timeout) as response, open(tmp, "wb") as out:
-            while chunk := response.read(1 << 20):
+    opener = urllib.request.build_opener(_HttpsOnlyRedirects())
+    limit = dataset.size or None
+    started = time.monotonic()
+    with _terminate_as_interrupt(), atomic_path(target) as tmp:  # renamed onto target only if verified
+        digest, received = hashlib.sha256(), 0
+        with opener.open(dataset.url, timeout=timeout) as response, open(tmp, "wb") as out:
+            announced = int(response.headers.get("Content-Length") or 0)
+            if limit and announced > limit:
+                raise _DownloadStopped(f"the server announced {announced} bytes, more than the {limit} expected")
+            while chunk := response.read1(1 << 16):
+                received += len(chunk)
+                if limit and received > limit:
+                    raise _DownloadStopped(f"it grew beyond the {limit} bytes expected")
+                if time.monotonic() - started > deadline:
+                    raise _DownloadStopped(f"it took longer than {deadline:g} s")
                 digest.update(chunk)
                 out.write(chunk)
         actual = digest.hexdigest()
@@ -215,6 +307,7 @@ def download_file(dataset: DataSet, dest_dir: Path, *, timeout: float = 60.0) ->
                 f"expected {expected}; nothing was saved. The source may have changed or the "
                 f"transfer was corrupted: try again. {_how_to_provide(dataset)}"
             )
+    _record_download(dest_dir, dataset.filename)
     return target
 
 
@@ -260,8 +353,9 @@ def _read_mnist(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
             missing = sorted(set(expected) - set(archive.files))
             _require(not missing, f"mnist.npz: missing arrays {missing}.")
             arrays = {key: archive[key] for key in expected}
-    except (OSError, ValueError) as err:
-        raise DataError(f"mnist.npz is not a readable npz archive ({err}).") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        raise DataError(f"mnist.npz is not a readable npz archive, it may be truncated or corrupted "
+                        f"({type(err).__name__}: {err}).") from None
     for key, shape in expected.items():
         _require(arrays[key].shape == shape, f"mnist.npz: {key} has shape {arrays[key].shape}, expected {shape}.")
         _require(arrays[key].dtype == np.uint8, f"mnist.npz: {key} has dtype {arrays[key].dtype}, expected uint8.")
@@ -271,6 +365,10 @@ def _read_mnist(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
             labels.min() == 0 and labels.max() == 9 and labels.size == 10,
             f"mnist.npz: {key} should hold the labels 0..9, holds {labels.tolist()}.",
         )
+    for key, checksum in MNIST_ARRAYS_SHA256.items():
+        actual = hashlib.sha256(np.ascontiguousarray(arrays[key]).tobytes()).hexdigest()
+        _require(actual == checksum, f"mnist.npz: the array {key} is not MNIST's (SHA-256 {actual}, "
+                                     f"expected {checksum}).")
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 

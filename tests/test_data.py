@@ -4,13 +4,19 @@ import dataclasses
 import functools
 import hashlib
 import http.server
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from helpers import data
+from helpers.paths import ROOT
 
 
 @pytest.fixture
@@ -108,7 +114,8 @@ def test_download_from_local_server_is_verified_and_renamed(isolated, http_serve
     path = data.locate("pca_dataset")
     assert path == repo_dir / "pca_dataset.txt" and path.read_bytes() == payload
     assert data.load_pca_dataset().shape == (10, 2)
-    assert sorted(p.name for p in repo_dir.iterdir()) == ["pca_dataset.txt"]
+    assert sorted(p.name for p in repo_dir.iterdir()) == [".downloaded", "pca_dataset.txt"]
+    assert (repo_dir / ".downloaded").read_text() == "pca_dataset.txt\n"  # what `make distclean` may remove
 
 
 def test_corrupted_download_leaves_nothing_behind(isolated, http_server, monkeypatch):
@@ -168,3 +175,147 @@ def test_command_line_stamps_only_change_with_content(tmp_path, capsys):
     assert stamp.stat().st_mtime_ns == before
     assert data.main(["fetch", "no-such-set"]) == 1
     assert "unknown data set" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- hardened downloads and MNIST
+
+
+class _Redirect(http.server.BaseHTTPRequestHandler):
+    """Redirects every request to the address in the class attribute ``target``."""
+
+    target = ""
+
+    def do_GET(self):
+        self.send_response(302)
+        self.send_header("Location", self.target)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def _serve(handler):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def test_a_redirect_away_from_https_is_not_followed(isolated, http_server, monkeypatch):
+    _, repo_dir = isolated
+    folder, url = http_server
+    write_points(folder / "points.txt")
+    handler = type("ToHttp", (_Redirect,), {"target": url + "points.txt"})
+    server, redirect_url = _serve(handler)
+    try:
+        monkeypatch.setitem(data.REGISTRY, "pca_dataset",
+                            dataclasses.replace(data.REGISTRY["pca_dataset"], url=redirect_url + "x"))
+        with pytest.raises(data.DataNotFoundError, match="redirected to http://127.0.0.1.*which is not https"):
+            data.locate("pca_dataset")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert list(repo_dir.iterdir()) == []
+
+
+def test_a_download_stops_at_the_registered_size(isolated, http_server, monkeypatch):
+    _, repo_dir = isolated
+    folder, url = http_server
+    (folder / "big.txt").write_bytes(b"0 0\n" * 5000)  # 20 kB where 5193 bytes are expected
+    monkeypatch.setitem(data.REGISTRY, "pca_dataset",
+                        dataclasses.replace(data.REGISTRY["pca_dataset"], url=url + "big.txt"))
+    with pytest.raises(data.DataNotFoundError, match="announced 20000 bytes, more than the 5193 expected"):
+        data.locate("pca_dataset")
+    assert list(repo_dir.iterdir()) == []
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """Sends a byte every 0.2 s without announcing a length: only a deadline stops it."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        try:
+            for _ in range(200):
+                self.wfile.write(b"0")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_download_stops_at_its_deadline_and_leaves_no_part_file(isolated, monkeypatch):
+    _, repo_dir = isolated
+    server, url = _serve(_Trickle)
+    try:
+        dataset = dataclasses.replace(data.REGISTRY["pca_dataset"], url=url + "slow")
+        started = time.monotonic()
+        with pytest.raises(data._DownloadStopped, match="took longer than 1 s"):
+            data.download_file(dataset, repo_dir, timeout=5, deadline=1.0)
+        assert time.monotonic() - started < 10
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert list(repo_dir.iterdir()) == []
+
+
+def test_a_download_killed_with_sigterm_leaves_no_part_file(tmp_path):
+    server, url = _serve(_Trickle)
+    script = (f"import dataclasses; from pathlib import Path; from helpers import data; "
+              f"d = dataclasses.replace(data.REGISTRY['pca_dataset'], url='{url}slow'); "
+              f"data.download_file(d, Path('{tmp_path}'))")
+    try:
+        process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".pca_dataset.txt.*.part")):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert process.returncode != 0 and list(tmp_path.iterdir()) == []
+
+
+def test_part_files_left_by_a_killed_download_are_removed_by_the_next(tmp_path):
+    stale, fresh = tmp_path / ".mnist.npz.abc.part", tmp_path / ".mnist.npz.def.part"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    data.remove_stale_parts(tmp_path, older_than=960)
+    assert list(tmp_path.iterdir()) == [fresh]  # a live download's part file stays
+
+
+def test_a_relative_data_dir_is_taken_from_the_repository_root(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(data.ENV_DATA_DIR, "some/folder")
+    assert data.search_dirs()[0] == ROOT / "some" / "folder"
+
+
+def test_mnist_with_the_right_shapes_but_other_pixels_is_refused(real_mnist, isolated):
+    env_dir, _ = isolated
+    (train_x, train_y), (test_x, test_y) = real_mnist
+    noise = np.random.default_rng(0).integers(0, 256, size=train_x.shape, dtype=np.uint8)
+    np.savez(env_dir / "mnist.npz", x_train=noise, y_train=train_y, x_test=test_x, y_test=test_y)
+    with pytest.raises(data.DataError, match=r"the array x_train is not MNIST's .* Delete it. To provide it, copy"):
+        data.locate("mnist", download=False)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_truncated_or_corrupted_mnist_archive_gets_the_usual_message(real_mnist, isolated, damage):
+    env_dir, _ = isolated
+    (train_x, train_y), (test_x, test_y) = real_mnist
+    path = env_dir / "mnist.npz"
+    np.savez_compressed(path, x_train=train_x, y_train=train_y, x_test=test_x, y_test=test_y)
+    content = bytearray(path.read_bytes())
+    if damage == "truncate":
+        content = content[: len(content) // 2]
+    else:
+        content[len(content) // 3] ^= 0xFF
+    path.write_bytes(bytes(content))
+    with pytest.raises(data.DataError, match=rf"mnist.npz at {env_dir}/mnist.npz does not hold the expected content"
+                                             r".*Delete it. To provide it"):
+        data.locate("mnist", download=False)
