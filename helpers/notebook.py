@@ -3,6 +3,8 @@ and the results file that holds every number the report quotes."""
 
 from __future__ import annotations
 
+import ast
+import difflib
 import json
 import math
 import os
@@ -18,6 +20,11 @@ from .atomic import write_atomic
 from .paths import results_path
 
 # --------------------------------------------------------------------------- parameters
+
+
+#: Parameters that say where files go, not what is computed: left out of the recorded results
+#: (so that a run's results do not depend on its scratch folder) and of the report's tables.
+LOCATION_PARAMETERS = ("output_dir", "cache_dir")
 
 
 class ParameterError(TypeError):
@@ -49,6 +56,34 @@ def _matches(value, expected) -> bool:
     return isinstance(value, expected)
 
 
+def unknown_parameter_message(unknown: Sequence[str], known: Sequence[str], where: str = "") -> str:
+    """The error for parameter names a notebook does not declare: each with its closest declared name."""
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (f"unknown parameter{'s' if len(parts) > 1 else ''} {', '.join(parts)}{where}. The parameters are: "
+            f"{', '.join(known)}. Fix the name where it was given (papermill -p/-y/-f, params/*.yaml, "
+            "a sweep grid or --set).")
+
+
+def injected_names(namespace: Mapping) -> list[str]:
+    """The names papermill injected into this kernel: the assignments of its ``# Parameters`` cell,
+    read from IPython's input history (empty outside IPython or without injected parameters)."""
+    history = namespace.get("In")
+    if not isinstance(history, list):
+        return []
+    for source in reversed(history):
+        if isinstance(source, str) and source.split("\n", 1)[0].strip() == "# Parameters":
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                return []
+            return [target.id for node in tree.body if isinstance(node, ast.Assign)
+                    for target in node.targets if isinstance(target, ast.Name)]
+    return []
+
+
 def _type_name(expected) -> str:
     return getattr(expected, "__name__", None) or str(expected).replace("typing.", "")
 
@@ -57,8 +92,9 @@ def check_parameters(namespace: Mapping, checks: Mapping[str, typing.Callable] |
     """Check every annotated parameter in ``namespace`` against its annotation.
 
     The notebook's ``parameters`` cell declares ``name: type = default``; papermill injects
-    new values after it. A value of the wrong type stops the run with a message naming the
-    parameter, the expected type, the value received, and how to pass it. ``checks`` maps
+    new values after it. A name papermill injected that the cell does not declare (a typo) stops
+    the run with the closest declared name. A value of the wrong type stops the run with a
+    message naming the parameter, the expected type, the value received, and how to pass it. ``checks`` maps
     names to a Rule (or any callable returning what is allowed, or None when the value is).
     Returns the parameters as a dict (ints given for floats become floats).
     """
@@ -67,6 +103,9 @@ def check_parameters(namespace: Mapping, checks: Mapping[str, typing.Callable] |
         raise ParameterError(
             "the parameters cell declares no annotated parameters (write `name: type = default`)."
         )
+    unknown = [name for name in injected_names(namespace) if name not in annotations]
+    if unknown:
+        raise ParameterError(unknown_parameter_message(unknown, list(annotations)))
     params = {}
     for name, expected in annotations.items():
         if name not in namespace:
@@ -79,14 +118,19 @@ def check_parameters(namespace: Mapping, checks: Mapping[str, typing.Callable] |
                 f"`-y '{name}: ...'` (lists, strings that look like numbers), or in a params/ YAML file."
             )
         params[name] = float(value) if expected is float else value
-    check_ranges(params, checks or {})
+    if checks is not None:
+        check_ranges(params, checks)
     return params
 
 
 def check_ranges(params: Mapping, checks: Mapping[str, typing.Callable]) -> None:
     """Check values against declared ranges (Rules), after their types were checked: a value out
-    of range stops the run with the parameter, the value and what is allowed. Unset optional
-    parameters (None) are skipped."""
+    of range stops the run with the parameter, the value and what is allowed. Every parameter
+    needs a rule (``anything()`` says so on purpose). Unset optional parameters (None) are skipped."""
+    unchecked = [name for name in params if name not in checks]
+    if unchecked:
+        raise ParameterError(f"no range is declared for {unchecked}; add a rule for each to check_ranges "
+                             "(at_least, between, share, one_of, path, ...).")
     for name, check in checks.items():
         if name not in params:
             raise ParameterError(f"a range is declared for {name!r}, which is not a parameter.")
@@ -164,6 +208,16 @@ def length(n: int) -> Rule:
     return Rule(lambda v: len(v) == n, f"must have {n} elements")
 
 
+def path() -> Rule:
+    """A file or folder name: a non-empty string without NUL characters."""
+    return Rule(lambda v: bool(v.strip()) and "\0" not in v, "must be a non-empty path")
+
+
+def random_seed() -> Rule:
+    """A seed for numpy's and Keras' generators: an integer in [0, 2**32)."""
+    return Rule(lambda v: 0 <= v < 2**32, "must be an integer in [0, 2**32)")
+
+
 def either(fact: bool, yes: str, no: str) -> str:
     """The words for a computed fact: ``yes`` when it holds, else ``no``."""
     return yes if fact else no
@@ -199,12 +253,15 @@ def say(text: str) -> None:
     display(Markdown(text))
 
 
-_LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+_LATEX_SPECIAL = {"$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
                   "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
 
 
-def latex_escape(text: str) -> str:
-    """Escape LaTeX specials outside ``$...$`` math."""
+def latex_escape(text: str, *, math: bool = True) -> str:
+    """Escape LaTeX specials outside ``$...$`` math; with ``math=False`` everything is text,
+    ``$`` included (for values from parameters, data or file names, which may hold anything)."""
+    if not math:
+        return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
     parts = re.split(r"(\$[^$]*\$)", str(text))
     return "".join(
         part if part.startswith("$") and part.endswith("$") and len(part) > 1
@@ -283,12 +340,13 @@ def _jsonable(value):
 
 def save_results(task: str, values: Mapping, *, parameters: Mapping | None = None,
                  output_dir: str | os.PathLike = ".") -> Path:
-    """Write ``results/<task>.json`` atomically: the numbers, the parameters and the environment."""
+    """Write ``results/<task>.json`` atomically: the numbers, the parameters (but where files go)
+    and the environment."""
     path = results_path(task, output_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "task": task,
-        "parameters": _jsonable(dict(parameters or {})),
+        "parameters": _jsonable({k: v for k, v in (parameters or {}).items() if k not in LOCATION_PARAMETERS}),
         "results": _jsonable(dict(values)),
         "environment": environment_versions(),
     }

@@ -25,6 +25,8 @@ from pathlib import Path
 import yaml
 
 from helpers.atomic import write_atomic
+from helpers.notebook import ParameterError
+from helpers.parameters_cell import check_names
 from helpers.paths import ROOT
 
 #: The results name each sweep notebook saves under (results/point.json).
@@ -32,7 +34,8 @@ POINT = "point"
 
 
 def points(grid: dict) -> list[tuple[str, dict]]:
-    """The base configuration first, then each single-factor change of it, with labels."""
+    """The base configuration first, then each single-factor change of it, with labels such as
+    ``hidden=32x32`` (made of letters, digits and ``_ . = -`` only, whatever the grid's values)."""
     base = dict(grid.get("base") or {})
     result = [("base", base)]
     for factor, values in (grid.get("vary") or {}).items():
@@ -40,7 +43,7 @@ def points(grid: dict) -> list[tuple[str, dict]]:
             raise ValueError(f"the sweep varies {factor!r}, which the base configuration does not set; add it to base.")
         for value in values:
             if value != base[factor]:
-                result.append((f"{factor}={_text(value)}", {**base, factor: value}))
+                result.append((_folder_name(f"{factor}={_text(value)}"), {**base, factor: value}))
     return result
 
 
@@ -49,6 +52,7 @@ def _text(value) -> str:
 
 
 def _folder_name(label: str) -> str:
+    """Only letters, digits and ``_ . = -``: a label is a folder name and reaches the report's LaTeX."""
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label)
 
 
@@ -64,6 +68,9 @@ def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None
     if direction not in ("minimize", "maximize"):
         raise ValueError(f"choose must be minimize or maximize a metric, got {direction!r}.")
     notebook = ROOT / grid["notebook"]
+    check_names(notebook, {**(grid.get("base") or {}), **(grid.get("vary") or {})},
+                f" in the sweep grid {grid_file}")
+    check_names(notebook, overrides or {}, " in --set")
     rows = []
     for label, parameters in points(grid):
         folder = out / _folder_name(label)
@@ -123,7 +130,11 @@ def main(argv=None) -> int:
         if not sep:
             parser.error(f"--set takes NAME=VALUE, got {item!r}")
         overrides[name] = yaml.safe_load(value)
-    summary = run(args.grid, args.out, overrides=overrides)
+    try:
+        summary = run(args.grid, args.out, overrides=overrides)
+    except ParameterError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"chosen by '{summary['rule']}': {summary['chosen']} ({len(summary['points'])} points)")
     return 0
 

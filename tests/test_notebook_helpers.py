@@ -36,9 +36,14 @@ def test_wrongly_typed_parameters_name_the_parameter_and_the_fix(name, value):
         check_parameters(namespace(**{name: value}))
 
 
+def checks(**rules):
+    """A rule for every parameter of ``namespace()``: anything goes, but for ``rules``."""
+    return {name: rules.get(name, lambda v: None) for name in ("n", "rate", "sizes", "name")}
+
+
 def test_value_checks_report_the_problem():
     with pytest.raises(ParameterError, match="'rate' = 2.0 is invalid: must be below 1"):
-        check_parameters(namespace(rate=2.0), {"rate": lambda v: None if v < 1 else "must be below 1"})
+        check_parameters(namespace(rate=2.0), checks(rate=lambda v: None if v < 1 else "must be below 1"))
 
 
 def test_fmt_and_latex_escape():
@@ -79,9 +84,9 @@ def _figure():
 def test_figures_are_byte_reproducible_and_carry_report_metadata(tmp_path):
     first = figures.save_figure(_figure(), "t", "curve", "A curve.", output_dir=tmp_path / "a")
     second = figures.save_figure(_figure(), "t", "curve", "A curve.", output_dir=tmp_path / "b")
-    assert first.pdf.read_bytes() == second.pdf.read_bytes()
-    assert first.png.read_bytes() == second.png.read_bytes()
-    assert first.pdf.read_bytes().startswith(b"%PDF") and b"CreationDate" not in first.pdf.read_bytes()
+    assert first.file("pdf").read_bytes() == second.file("pdf").read_bytes()
+    assert first.file("png").read_bytes() == second.file("png").read_bytes()
+    assert first.file("pdf").read_bytes().startswith(b"%PDF") and b"CreationDate" not in first.file().read_bytes()
     data, meta = first._repr_mimebundle_()
     assert data["image/png"].startswith(b"\x89PNG")
     assert meta["mlcms_figure"]["caption"] == "A curve." and meta["mlcms_figure"]["pdf"].endswith("t/curve.pdf")
@@ -89,13 +94,13 @@ def test_figures_are_byte_reproducible_and_carry_report_metadata(tmp_path):
 
 def test_a_failing_save_keeps_the_previous_figure(tmp_path, monkeypatch):
     good = figures.save_figure(_figure(), "t", "curve", "A curve.", output_dir=tmp_path)
-    before = good.pdf.read_bytes()
+    before = good.file().read_bytes()
     fig = _figure()
     monkeypatch.setattr(fig, "savefig", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError, match="disk full"):
         figures.save_figure(fig, "t", "curve", "A curve.", output_dir=tmp_path)
-    assert good.pdf.read_bytes() == before
-    assert sorted(p.name for p in good.pdf.parent.iterdir()) == ["curve.pdf", "curve.png"]
+    assert good.file().read_bytes() == before
+    assert sorted(p.name for p in good.file().parent.iterdir()) == ["curve.pdf", "curve.png"]
 
 
 def test_figure_names_and_captions_are_checked(tmp_path):
@@ -119,7 +124,7 @@ def test_declared_ranges_name_what_is_allowed():
     assert all_of(at_least(2), less_than(5))(5) and all_of(at_least(2), less_than(5))(3) is None
     assert at_least(1)("x") == "must be at least 1"  # a value of the wrong kind fails instead of crashing
     with pytest.raises(ParameterError, match="'n' = 0 is invalid: must be at least 1"):
-        check_parameters(namespace(n=0), {"n": at_least(1)})
+        check_parameters(namespace(n=0), checks(n=at_least(1)))
 
 
 def test_optional_parameters_skip_their_range_check_when_unset():

@@ -54,3 +54,20 @@ def test_parameter_files_hold_only_what_differs_from_the_defaults(path):
         assert not unknown, f"{folder}/{path.stem}.yaml sets parameters the notebook does not have: {unknown}"
         same = {name for name, value in values.items() if value == defaults[name]}
         assert not same, f"{folder}/{path.stem}.yaml repeats the notebook's defaults: {same}"
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_has_a_declared_range(path):
+    """check_ranges names every parameter of the parameters cell (sizes, indices, rates, paths, ...)."""
+    code = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
+    calls = [node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Call)
+             and getattr(node.func, "id", None) == "check_ranges"]
+    assert len(calls) == 1, "one check_ranges call right after check_parameters"
+    declared = {key.value for key in calls[0].args[1].keys}
+    assert declared == set(_defaults(path)), f"without a range: {set(_defaults(path)) - declared}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_runs_outside_make_do_not_write_where_the_report_reads(path):
+    output_dir = _defaults(path)["output_dir"]
+    assert (ROOT / output_dir).resolve() != ROOT and (ROOT / output_dir).resolve().is_relative_to(ROOT / "build")

@@ -1,5 +1,7 @@
 """The sweep's points and the configuration a task takes from it."""
 
+import re
+
 import pytest
 
 from helpers import sweep
@@ -37,3 +39,11 @@ def test_the_chosen_configuration_flows_in_and_overrides_are_named():
 def test_a_missing_summary_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="make sweep"):
         sweep.load(tmp_path / "none.json")
+
+
+def test_labels_from_any_grid_value_are_safe_for_folders_and_latex():
+    grid = {"base": {"likelihood": "gaussian", "hidden": [8]},
+            "vary": {"likelihood": ["$\\input{/etc/passwd}$ & 50%"], "hidden": [["../x", 1]]}}
+    labels = [label for label, _ in sweep.points(grid)]
+    assert labels[0] == "base" and len(labels) == 3
+    assert all(re.fullmatch(r"[A-Za-z0-9_.=-]+", label) for label in labels), labels

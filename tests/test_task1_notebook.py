@@ -68,3 +68,12 @@ def test_out_of_range_parameters_stop_the_notebook_naming_parameter_and_range(tm
     with pytest.raises(papermill.PapermillExecutionError) as info:
         run_notebook("task1_pca", tmp_path, **overrides)
     assert message in str(info.value)
+
+
+def test_a_misspelled_parameter_given_to_papermill_stops_the_notebook_with_the_closest_name(tmp_path):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run_notebook("task1_pca", tmp_path, image_widht=100)
+    assert "unknown parameter 'image_widht' (did you mean 'image_width'?)" in str(info.value)
+    assert not (tmp_path / "figures").exists() and not (tmp_path / "results").exists()
