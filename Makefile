@@ -22,31 +22,46 @@ SETUP := $(VENV)/.mlcms-requirements
 export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# The Keras backend is always explicit, so that a change of it reruns the tasks that use Keras.
+export KERAS_BACKEND ?= tensorflow
 
 # ---------------------------------------------------------------- tasks
 # A task's id is its notebook's name (task1_pca, ...): figures/<id>/, results/<id>.json, params/<id>.yaml.
+# PARAMS is the parameters folder: params (the report) or params/smoke (a fast run for tests).
+PARAMS ?= params
 NOTEBOOKS := $(sort $(wildcard notebooks/task*.ipynb))
 TASKS := $(basename $(notdir $(NOTEBOOKS)))
 EXECUTED := $(TASKS:%=build/notebooks/%.ipynb)
-SWEEP_GRIDS := $(sort $(wildcard params/sweeps/*.yaml))
-SWEEPS := $(SWEEP_GRIDS:params/sweeps/%.yaml=build/sweeps/%.json)
+SWEEP_GRIDS := $(sort $(wildcard $(PARAMS)/sweeps/*.yaml))
+SWEEPS := $(SWEEP_GRIDS:$(PARAMS)/sweeps/%.yaml=build/sweeps/%.json)
 REPORT := report/build/report.pdf
 
 # What each notebook and sweep reads (helper modules, data files, sweep results) is derived from
 # their code by helpers/deps.py: HELPERS_<task>, DATA_<task>, SWEEP_<task>, SWEEP_*_<sweep>.
-DEPS := build/deps.mk
-ifneq ($(filter report notebooks sweep build/% report/%,$(MAKECMDGOALS)),)
+DEPS := build/deps-$(subst /,-,$(PARAMS)).mk
+ifneq ($(filter _report _notebooks _sweep build/% report/%,$(MAKECMDGOALS)),)
 include $(DEPS)
 endif
 $(DEPS): $(NOTEBOOKS) $(SWEEP_GRIDS) $(wildcard helpers/*.py) | $(SETUP)
-	@"$(PYTHON)" -m helpers.deps --out $@ $(NOTEBOOKS) $(SWEEP_GRIDS)
+	@"$(PYTHON)" -m helpers.deps --params $(PARAMS) --out $@ $(NOTEBOOKS) $(SWEEP_GRIDS)
+
+# Stamps holding the Keras backend and the parameters folder, rewritten only when they change:
+# the tasks that use Keras rerun when the backend changes, every task and sweep when PARAMS does.
+BACKEND_STAMP := build/env/keras-backend
+PARAMS_STAMP := build/env/params
+$(BACKEND_STAMP): FORCE
+	@mkdir -p $(@D)
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(KERAS_BACKEND)" ]; then echo "$(KERAS_BACKEND)" > $@; fi
+$(PARAMS_STAMP): FORCE
+	@mkdir -p $(@D)
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(PARAMS)" ]; then echo "$(PARAMS)" > $@; fi
 
 DATA_FILES := pca_dataset.txt data_DMAP_PCA_vadere.txt FireEvac_train_set.npy \
               FireEvac_test_set.npy face.dat mnist.npz
 DATA_STAMPS := $(DATA_FILES:%=build/data/%.sha256)
 
-.PHONY: help setup system-deps data notebooks sweep report test bench bench-pca bench-dmaps bench-vae lab \
-        check-reproducible clean distclean FORCE
+.PHONY: help setup check-venv system-deps data notebooks sweep report _notebooks _sweep _report test bench \
+        bench-pca bench-dmaps bench-vae lab check-reproducible clean distclean FORCE
 
 help:
 	@echo "make report              run the notebooks that changed and build $(REPORT)"
@@ -70,6 +85,16 @@ $(SETUP): requirements.txt pyproject.toml
 	    || { tail -n 40 "$(VENV)/pip.log"; echo "pip failed; full log: $(VENV)/pip.log" >&2; exit 1; }
 	@touch $@
 
+# The notebooks' kernels import helpers from the environment: refuse one whose helpers are another
+# checkout's (an activated virtualenv of another clone), which would run that checkout's code.
+check-venv: $(SETUP)
+	@found=$$(cd / && "$(PYTHON)" -c 'import helpers, os; print(os.path.dirname(os.path.dirname(os.path.realpath(helpers.__file__))))' 2>/dev/null || echo "nowhere (helpers is not installed)"); \
+	if [ "$$found" != "$$(cd "$(CURDIR)" && pwd -P)" ]; then \
+	    echo "error: the virtual environment $(VENV) imports helpers from $$found, not from this checkout ($(CURDIR))." >&2; \
+	    echo "       Deactivate it (or unset VIRTUAL_ENV) to use this checkout's .venv, or install this checkout into it:" >&2; \
+	    echo "       \"$(PYTHON)\" -m pip install -e \"$(CURDIR)\"" >&2; exit 1; \
+	fi
+
 system-deps:
 	@scripts/system-deps.sh
 
@@ -79,38 +104,42 @@ $(DATA_STAMPS) &: FORCE | $(SETUP)
 	@"$(PYTHON)" -m helpers.data stamp build/data
 
 # ---------------------------------------------------------------- notebooks and report
-notebooks: $(EXECUTED)
+# report, notebooks and sweep hold a lock on build/.build.lock: a second build of this checkout
+# waits until the first is done instead of writing the same files.
+LOCKED = @mkdir -p build && "$(PYTHON)" -m helpers.lock build/.build.lock -- $(MAKE) --no-print-directory
+notebooks sweep report: check-venv
+	$(LOCKED) _$@
 
-# papermill writes into build/notebooks/.partial/ and the result is moved into place only on
-# success; a failing cell stops the build with its traceback (the partial notebook stays for a look).
+_notebooks: $(EXECUTED)
+
+# helpers/run_notebook.py checks the parameter names, runs papermill into a folder of its own
+# and publishes figures/<task>/, results/ and the executed notebook together, only on success.
 .SECONDEXPANSION:
-build/notebooks/%.ipynb: notebooks/%.ipynb params/%.yaml $$(HELPERS_$$*) $$(SWEEP_$$*) \
+build/notebooks/%.ipynb: notebooks/%.ipynb $(PARAMS)/%.yaml $(PARAMS_STAMP) $$(HELPERS_$$*) $$(SWEEP_$$*) $$(ENV_$$*) \
                          $$(addprefix build/data/,$$(addsuffix .sha256,$$(DATA_$$*))) | $(SETUP)
-	@echo "==> running $< (parameters: params/$*.yaml)"
-	@mkdir -p $(@D)/.partial
-	@"$(PYTHON)" -m papermill "$<" "$(@D)/.partial/$*.ipynb" -f "params/$*.yaml" --cwd notebooks \
-	    --progress-bar --log-output
-	@mv "$(@D)/.partial/$*.ipynb" "$@"
+	@echo "==> running $< (parameters: $(PARAMS)/$*.yaml, Keras backend: $(KERAS_BACKEND))"
+	@"$(PYTHON)" -m helpers.run_notebook "$<" "$@" -f "$(PARAMS)/$*.yaml"
 
 # A sweep runs its notebook once per configuration with papermill (trained models are cached
 # in build/cache, shared with the task's notebook) and writes the table to build/sweeps/<name>.json.
-sweep: $(SWEEPS)
+_sweep: $(SWEEPS)
 
-build/sweeps/%.json: params/sweeps/%.yaml $$(SWEEP_NOTEBOOK_$$*) $$(SWEEP_HELPERS_$$*) \
+build/sweeps/%.json: $(PARAMS)/sweeps/%.yaml $(PARAMS_STAMP) $$(SWEEP_NOTEBOOK_$$*) $$(SWEEP_HELPERS_$$*) $$(SWEEP_ENV_$$*) \
                      $$(addprefix build/data/,$$(addsuffix .sha256,$$(SWEEP_DATA_$$*))) | $(SETUP)
 	@echo "==> sweep $< (one papermill run per configuration)"
 	@"$(PYTHON)" -m helpers.sweep "$<" "build/sweeps/$*" --set cache_dir=build/cache
 
-report: $(REPORT)
+_report: $(REPORT)
 
 # helpers/report.py compiles in a scratch folder and replaces the PDF only on success.
 $(REPORT): $(EXECUTED) report/report.tex.j2 report/metadata.yaml $(wildcard report/templates/section/*) \
-           helpers/report.py helpers/notebook.py helpers/atomic.py | system-deps
+           helpers/report.py helpers/provenance.py helpers/run_notebook.py helpers/notebook.py helpers/atomic.py \
+           | system-deps
 	@echo "==> building $@"
-	@"$(PYTHON)" -m helpers.report --notebooks build/notebooks --results results --out $@
+	@"$(PYTHON)" -m helpers.report --notebooks build/notebooks --out $@
 
 # ---------------------------------------------------------------- checks
-test: $(SETUP)
+test: check-venv
 	@scripts/system-deps.sh --try
 	@$(MAKE) --no-print-directory data
 	@echo "==> ruff (helpers, tests, bench and the notebooks' code cells)"
@@ -138,13 +167,20 @@ bench-vae: $(SETUP) data
 bench-dmaps: $(SETUP) $(DATAFOLD_VENV)/.installed
 	@"$(PYTHON)" bench/bench_dmaps.py --datafold-python $(DATAFOLD_VENV)/bin/python $(BENCH_ARGS)
 
-check-reproducible: $(SETUP)
+# Two builds from scratch in a scratch copy of the checkout (tracked and untracked files, the data
+# and the model cache linked in), compared byte by byte; the checkout's own report is left alone.
+check-reproducible: check-venv
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	for run in 1 2; do \
-	    rm -rf build/notebooks figures/*/ results report/build; \
-	    $(MAKE) --no-print-directory report >/dev/null; \
-	    find figures $(REPORT) -type f \( -name '*.pdf' -o -name '*.png' \) -print0 | sort -z \
-	        | xargs -0 sha256sum > "$$tmp/run$$run.txt"; \
+	    copy="$$tmp/copy$$run"; mkdir -p "$$copy/build"; \
+	    git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$$copy"; \
+	    mkdir -p build/cache data; ln -s "$(CURDIR)/build/cache" "$$copy/build/cache"; \
+	    for file in data/*; do [ -e "$$copy/$$file" ] || ln -s "$(CURDIR)/$$file" "$$copy/$$file"; done; \
+	    echo "==> build $$run of 2 in $$copy"; \
+	    PYTHONPATH="$$copy" VIRTUAL_ENV="$(VENV)" $(MAKE) --no-print-directory -C "$$copy" report > "$$tmp/build$$run.log" 2>&1 \
+	        || { tail -n 30 "$$tmp/build$$run.log"; exit 1; }; \
+	    (cd "$$copy" && find figures $(REPORT) -type f \( -name '*.pdf' -o -name '*.png' \) -print0 | sort -z \
+	        | xargs -0 sha256sum) > "$$tmp/run$$run.txt"; \
 	done; \
 	if diff -u "$$tmp/run1.txt" "$$tmp/run2.txt"; then \
 	    echo "reproducible: $$(wc -l < "$$tmp/run1.txt") figures and the PDF are byte-identical across two builds"; \
@@ -155,11 +191,17 @@ lab: $(SETUP)
 
 # ---------------------------------------------------------------- cleaning
 # clean keeps build/cache (trained models, which take minutes to recompute) and figures/README.md;
-# distclean removes the cache too.
+# distclean removes the cache, the virtual environment and the data files that `make data`
+# downloaded (listed in data/.downloaded); files you put into data/ yourself stay.
 clean:
-	rm -rf build/notebooks build/data build/deps.mk $(wildcard figures/*/) results report/build .pytest_cache .ruff_cache
+	rm -rf build/notebooks build/runs build/data build/env build/deps-*.mk $(wildcard figures/*/) \
+	    results report/build .pytest_cache .ruff_cache
 
 distclean: clean
-	rm -rf build "$(CURDIR)/.venv" $(filter-out data/README.md,$(wildcard data/*))
+	@if [ -f data/.downloaded ]; then \
+	    while IFS= read -r name; do \
+	        case "$$name" in */*|.*|"") ;; *) rm -f "data/$$name" && echo "removed downloaded data/$$name";; esac; \
+	    done < data/.downloaded; rm -f data/.downloaded; fi
+	rm -rf build "$(CURDIR)/.venv"
 
 FORCE:

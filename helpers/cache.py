@@ -19,6 +19,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from .atomic import current_umask
+
 T = TypeVar("T")
 
 #: The marker written last into a complete entry.
@@ -97,8 +99,7 @@ class FolderCache:
 
 def _apply_umask(folder: Path) -> None:
     """mkdtemp creates 0700; give the entry the permissions a plain mkdir would."""
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = current_umask()
     folder.chmod(0o777 & ~umask)
     for path in folder.iterdir():
         path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)

@@ -26,15 +26,21 @@ def require_latex() -> None:
     pytest.skip("LaTeX toolchain not installed (make system-deps)")
 
 
+def smoke_parameters(name: str, output_root: Path, **overrides) -> dict:
+    """params/smoke/<name>.yaml with ``overrides``; trained models of a smoke run stay in its own folder."""
+    params = yaml.safe_load((ROOT / "params" / "smoke" / f"{name}.yaml").read_text()) or {}
+    params.update(overrides)
+    if "cache_dir:" in (ROOT / "notebooks" / f"{name}.ipynb").read_text():
+        params.setdefault("cache_dir", str(output_root / "cache"))
+    return params
+
+
 def run_notebook(name: str, output_root: Path, **overrides) -> Path:
-    """Execute notebooks/<name>.ipynb with params/smoke/<name>.yaml into ``output_root``."""
+    """Execute notebooks/<name>.ipynb with params/smoke/<name>.yaml into ``output_root`` with
+    papermill itself, as a user would by hand."""
     import papermill
 
-    params = yaml.safe_load((ROOT / "params" / "smoke" / f"{name}.yaml").read_text()) or {}
-    params.update(output_dir=str(output_root), **overrides)
-    source = (ROOT / "notebooks" / f"{name}.ipynb").read_text()
-    if "cache_dir:" in source:  # trained models of a smoke run stay in its own folder
-        params.setdefault("cache_dir", str(output_root / "cache"))
+    params = smoke_parameters(name, output_root, output_dir=str(output_root), **overrides)
     out = output_root / "notebooks" / f"{name}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
@@ -50,7 +56,10 @@ SMOKE_NOTEBOOKS = sorted(p.stem for p in (ROOT / "params" / "smoke").glob("task*
 
 @pytest.fixture(scope="session")
 def smoke_root(tmp_path_factory) -> Path:
-    """Output root of smoke runs of every task notebook (notebooks/, figures/, results/)."""
+    """Output root of smoke runs of every task notebook (notebooks/, figures/, results/), each run
+    through helpers/run_notebook.py as `make report` runs them."""
+    from helpers import run_notebook as runner
+
     root = tmp_path_factory.mktemp("smoke")
     for name in SMOKE_NOTEBOOKS:
         overrides = {}
@@ -60,7 +69,8 @@ def smoke_root(tmp_path_factory) -> Path:
 
             sweep.run(grid, root / "sweeps" / name, overrides={"cache_dir": str(root / "cache")}, log=lambda _: None)
             overrides["sweep_results"] = str(root / "sweeps" / f"{name}.json")
-        run_notebook(name, root, **overrides)
+        runner.run(ROOT / "notebooks" / f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb",
+                   smoke_parameters(name, root, **overrides), root=root, log_output=False)
     return root
 
 

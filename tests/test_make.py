@@ -1,0 +1,117 @@
+"""The Makefile in a scratch copy of the checkout: the environment check, the stamps that rerun
+tasks, distclean, and builds that give the same bytes with -j1 and -j2 and from check-reproducible."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.paths import ROOT
+
+from .conftest import require_latex
+
+pytestmark = pytest.mark.slow
+
+VENV = Path(sys.executable).parent.parent
+#: A fast build: the smoke parameters and two notebooks.
+SMALL = ["PARAMS=params/smoke", "NOTEBOOKS=notebooks/task1_pca.ipynb notebooks/task2_diffusion_maps.ipynb"]
+
+
+def copy_checkout(target: Path) -> Path:
+    """The checkout's files (tracked and untracked, not ignored) in ``target``, as a git work tree."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.split(b"\0")
+    for name in filter(None, files):
+        source = ROOT / name.decode()
+        if source.is_file():
+            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name.decode())  # keeps times: the environment stays up to date
+    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=target, check=True)
+    return target
+
+
+def make(folder: Path, *args: str, own_helpers: bool = True, **env) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "VIRTUAL_ENV": str(VENV), **env}
+    environment.pop("MAKEFLAGS", None)
+    environment.pop("MFLAGS", None)
+    if own_helpers:  # this copy's helpers come first, as `pip install -e .` there would arrange
+        environment["PYTHONPATH"] = str(folder)
+    else:
+        environment.pop("PYTHONPATH", None)
+    return subprocess.run(["make", "--no-print-directory", "-C", str(folder), *args], env=environment,
+                          capture_output=True, text=True, timeout=1800)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    files = sorted([*folder.glob("figures/*/*.pdf"), *folder.glob("figures/*/*.png"),
+                    folder / "report" / "build" / "report.pdf"])
+    return {f.relative_to(folder).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def test_an_environment_whose_helpers_are_another_checkouts_is_refused(tmp_path):
+    copy = copy_checkout(tmp_path / "copy")
+    refused = make(copy, "check-venv", own_helpers=False)
+    assert refused.returncode != 0
+    assert f"imports helpers from {ROOT.resolve()}, not from this checkout ({copy})" in refused.stderr
+    assert "pip install -e" in refused.stderr
+    assert make(copy, "check-venv").returncode == 0
+
+
+def test_the_keras_backend_stamp_changes_only_with_the_backend(tmp_path):
+    copy = copy_checkout(tmp_path / "copy")
+    stamp = copy / "build" / "env" / "keras-backend"
+    assert make(copy, "build/env/keras-backend", KERAS_BACKEND="jax").returncode == 0
+    assert stamp.read_text() == "jax\n"
+    os.utime(stamp, (1_000_000, 1_000_000))
+    assert make(copy, "build/env/keras-backend", KERAS_BACKEND="jax").returncode == 0
+    assert stamp.stat().st_mtime == 1_000_000  # unchanged backend: nothing reruns
+    assert make(copy, "build/env/keras-backend", KERAS_BACKEND="torch").returncode == 0
+    assert stamp.read_text() == "torch\n" and stamp.stat().st_mtime > 1_000_000
+    assert make(copy, "build/deps-params.mk").returncode == 0
+    rules = (copy / "build" / "deps-params.mk").read_text()
+    assert "ENV_task3_vae_mnist := build/env/keras-backend" in rules  # Keras tasks rerun on a change
+    assert "ENV_task1_pca := \n" in rules  # the others do not
+
+
+def test_distclean_removes_downloads_and_keeps_the_users_files(tmp_path):
+    copy = copy_checkout(tmp_path / "copy")
+    (copy / "data" / "pca_dataset.txt").write_text("1 2\n")
+    (copy / "data" / "my_measurements.csv").write_text("x,y\n")
+    (copy / "data" / ".downloaded").write_text("pca_dataset.txt\n")
+    result = make(copy, "distclean")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (copy / "data").iterdir()) == ["README.md", "my_measurements.csv"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The same small build made with -j2 and with -j1, each in its own copy."""
+    require_latex()
+    folders = {}
+    for jobs in ("-j2", "-j1"):
+        copy = copy_checkout(tmp_path_factory.mktemp(f"build{jobs}"))
+        result = make(copy, jobs, "report", *SMALL)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        folders[jobs] = copy
+    return folders
+
+
+def test_a_parallel_build_gives_the_same_bytes_as_a_serial_one(built):
+    parallel, serial = digests(built["-j2"]), digests(built["-j1"])
+    assert len(parallel) > 10 and "report/build/report.pdf" in parallel
+    assert parallel == serial
+    assert list((built["-j2"] / "build" / "runs").iterdir()) == []  # no run folder left behind
+
+
+def test_check_reproducible_builds_elsewhere_and_leaves_the_report_alone(built):
+    folder = built["-j1"]
+    before = {path: (folder / path).stat().st_mtime_ns for path in digests(folder)}
+    result = make(folder, "check-reproducible", *SMALL)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "figures and the PDF are byte-identical across two builds" in result.stdout
+    assert {path: (folder / path).stat().st_mtime_ns for path in digests(folder)} == before
