@@ -3,7 +3,13 @@
 Each executed notebook becomes one LaTeX section through nbconvert and the template in
 ``report/templates/section``; ``report/report.tex.j2`` adds the title block, the shares and
 software tables from ``report/metadata.yaml`` and the environment. XeLaTeX compiles it in a
-scratch folder, and the PDF replaces the previous one only when the build succeeded.
+scratch folder, and the PDF replaces the previous one only when the build succeeded (a failed
+build keeps its LaTeX log as ``report/build/report.log``).
+
+A notebook is accepted only if every code cell completed and every figure it recorded is, byte
+for byte, the file under ``figures/`` (SHA-256). Each section opens with the parameters it ran
+with; each figure and table caption names the notebook cell and helper function that made it,
+linked at the commit when the repository has a public remote (helpers/provenance.py).
 
     python -m helpers.report --notebooks build/notebooks --out report/build/report.pdf
 """
@@ -25,11 +31,15 @@ import jinja2
 import nbformat
 import yaml
 
+from . import provenance
 from .atomic import write_atomic
 from .notebook import environment_versions, latex_escape
 from .paths import ROOT
+from .run_notebook import figure_mismatches, incomplete_cells
 
 REPORT_DIR = ROOT / "report"
+
+
 class ReportError(RuntimeError):
     """The report cannot be built; the message says why and what to do."""
 
@@ -65,8 +75,9 @@ def load_metadata(path: Path = REPORT_DIR / "metadata.yaml") -> dict:
 # --------------------------------------------------------------------------- sections
 
 
-def _exporter(figure_paths: dict[str, Path]):
-    """nbconvert's LaTeX exporter with our section template; collects referenced figures."""
+def _exporter(figure_paths: dict[str, Path], root: Path):
+    """nbconvert's LaTeX exporter with our section template; collects referenced figures (their
+    paths are relative to ``root``, the folder holding figures/ and results/)."""
     from nbconvert.exporters import LatexExporter
     from traitlets.config import Config
 
@@ -79,7 +90,7 @@ def _exporter(figure_paths: dict[str, Path]):
     exporter = LatexExporter(config=config)
 
     def figure_path(pdf: str) -> str:
-        source = Path(pdf) if Path(pdf).is_absolute() else ROOT / pdf
+        source = Path(pdf) if Path(pdf).is_absolute() else root / pdf
         if not source.is_file():
             raise ReportError(f"figure {source} is referenced by a notebook but missing; rerun the notebook.")
         name = f"figures/{source.parent.name}/{source.name}"
@@ -91,14 +102,60 @@ def _exporter(figure_paths: dict[str, Path]):
     return exporter
 
 
-def notebook_section(notebook: Path, figure_paths: dict[str, Path]) -> str:
-    """LaTeX body of one executed notebook (no preamble)."""
+def check_notebook(notebook: Path, nb: dict, root: Path) -> None:
+    """Refuse a notebook with a cell that did not complete, or whose figures were rewritten since."""
+    incomplete = incomplete_cells(nb)
+    if incomplete:
+        raise ReportError(f"{notebook}: not every cell completed: {'; '.join(incomplete)}. Rerun it: "
+                          f"`rm {notebook}` and `make report`.")
+    mismatched = figure_mismatches(nb, root)
+    if mismatched:
+        raise ReportError(f"{notebook} was not the run that wrote its figures: {'; '.join(mismatched)} "
+                          f"(another run, for example one in JupyterLab with output_dir {root}, rewrote them). "
+                          f"Rerun it so that figures and text come from one run: `rm {notebook}` and `make report`.")
+
+
+def annotate(nb, notebook_name: str, links: provenance.Links) -> None:
+    """Add to each figure and table of an executed notebook the note of the cell and helper that made it."""
+    code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    modules, names = provenance.helper_imports(code)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        helpers = provenance.called_helpers(cell.source, modules, names)
+        for output in cell.get("outputs", []):
+            figure = output.get("metadata", {}).get("mlcms_figure")
+            if figure:
+                figure["source_note"] = provenance.source_note(notebook_name, cell.get("id"), helpers, links,
+                                                               figure.get("made_by"))
+            latex = output.get("data", {}).get("text/latex")
+            if latex and latex.lstrip().startswith(r"\begin{table}"):
+                note = provenance.source_note(notebook_name, cell.get("id"), helpers, links)
+                output["data"]["text/latex"] = _with_note(latex, note)
+
+
+def _with_note(latex: str, note: str) -> str:
+    """A table's LaTeX with ``note`` at the end of its caption (the one-line ``\\caption{...}``)."""
+    return re.sub(r"^(\\caption\{.*)\}$", lambda match: match.group(1) + note + "}", latex, count=1,
+                  flags=re.MULTILINE)
+
+
+def notebook_section(notebook: Path, figure_paths: dict[str, Path], *, root: Path = ROOT,
+                     links: provenance.Links | None = None) -> str:
+    """LaTeX body of one executed notebook (no preamble), opening with its parameters table."""
     nb = nbformat.read(notebook, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     if errors:
         raise ReportError(f"{notebook} holds a failed cell ({errors[0].ename}: {errors[0].evalue}); rerun it.")
-    body, _ = _exporter(figure_paths).from_notebook_node(nb)
-    return body
+    check_notebook(notebook, nb, root)
+    links = links or provenance.Links(None, None)
+    name = f"{notebook.stem}.ipynb"
+    annotate(nb, name, links)
+    body, _ = _exporter(figure_paths, root).from_notebook_node(nb)
+    table = provenance.parameters_table(notebook.stem, provenance.run_parameters(nb), links, name)
+    heading = re.search(r"\\section\{.*?\\label\{[^}]*\}\}?", body, flags=re.DOTALL)  # inside \hypertarget
+    at = heading.end() if heading else 0
+    return body[:at] + "\n\n" + table + "\n" + body[at:]
 
 
 # --------------------------------------------------------------------------- environment
@@ -144,11 +201,8 @@ def _git(*args: str) -> str | None:
 
 
 def _source_url(meta: dict) -> str | None:
-    url = (meta.get("source_url") or "").strip() or _git("remote", "get-url", "origin")
-    if not url:
-        return None
-    match = re.match(r"git@([^:]+):(.+?)(\.git)?$", url)
-    return f"https://{match.group(1)}/{match.group(2)}" if match else url.removesuffix(".git")
+    """The repository's public https address (credentials dropped), or None for a local checkout."""
+    return provenance.public_url((meta.get("source_url") or "").strip() or _git("remote", "get-url", "origin"))
 
 
 def build_date() -> str:
@@ -171,7 +225,8 @@ def check_toolchain() -> None:
         )
 
 
-def _run_xelatex(workdir: Path, jobname: str = "report") -> None:
+def _run_xelatex(workdir: Path, jobname: str = "report", keep_log: Path | None = None) -> None:
+    """Compile twice; on failure the log is copied to ``keep_log`` (if given) and named in the error."""
     env = dict(os.environ, FORCE_SOURCE_DATE="1")
     env.setdefault("SOURCE_DATE_EPOCH", "0")
     for _ in range(2):  # the second pass resolves references and the figure numbers
@@ -181,16 +236,24 @@ def _run_xelatex(workdir: Path, jobname: str = "report") -> None:
         )
         log_file = workdir / f"{jobname}.log"
         log = log_file.read_text(errors="replace") if log_file.exists() else proc.stdout
+        failed = proc.returncode != 0 or "Missing character: There is no" in log
+        if failed and keep_log is not None:
+            write_atomic(keep_log, log)
+            log_file = keep_log
         missing = sorted(set(re.findall(r"Missing character: There is no (.+?) in font", log)))
         if missing:
-            raise ReportError(f"the fonts lack characters {', '.join(missing)}; the PDF would have holes.")
+            raise ReportError(f"the fonts lack characters {', '.join(missing)}; the PDF would have holes "
+                              f"(log: {log_file}).")
         if proc.returncode != 0:
             errors = [line for line in log.splitlines() if line.startswith(("!", "./", "l."))] or log.splitlines()
             raise ReportError("xelatex failed:\n  " + "\n  ".join(errors[-15:]) + f"\n(full log: {log_file})")
 
 
-def render_tex(notebooks_dir: Path, results_dir: Path, metadata: dict, workdir: Path) -> str:
-    """Write the sections and figures into ``workdir`` and return the main LaTeX source."""
+def render_tex(notebooks_dir: Path, root: Path, metadata: dict, workdir: Path) -> str:
+    """Write the sections and figures into ``workdir`` and return the main LaTeX source. ``root``
+    holds the runs' figures/ and results/."""
+    commit = _git("rev-parse", "HEAD")
+    links = provenance.Links(_source_url(metadata), commit)
     tasks, figure_paths = [], {}
     for number, (key, task) in enumerate(metadata["tasks"].items(), start=1):
         notebook = notebooks_dir / f"{key}.ipynb"
@@ -198,7 +261,7 @@ def render_tex(notebooks_dir: Path, results_dir: Path, metadata: dict, workdir: 
             continue  # a task not built yet is simply absent
         section = workdir / "sections" / f"{key}.tex"
         section.parent.mkdir(parents=True, exist_ok=True)
-        section.write_text(notebook_section(notebook, figure_paths))
+        section.write_text(notebook_section(notebook, figure_paths, root=root, links=links))
         tasks.append({**task, "key": key, "number": number, "section": f"sections/{key}"})
     if not tasks:
         raise ReportError(f"no executed notebooks in {notebooks_dir}; run `make notebooks` first.")
@@ -212,27 +275,28 @@ def render_tex(notebooks_dir: Path, results_dir: Path, metadata: dict, workdir: 
         keep_trailing_newline=True,
     )
     env.filters["e_latex"] = latex_escape
-    commit = _git("rev-parse", "--short=10", "HEAD")
-    if commit and _git("status", "--porcelain", "--untracked-files=no"):
-        commit += " (with local changes)"
+    shown_commit = commit[:10] if commit else None
+    if shown_commit and _git("status", "--porcelain", "--untracked-files=no"):
+        shown_commit += " (with local changes)"
     return env.get_template("report.tex.j2").render(
         **{k: metadata[k] for k in ("title", "subtitle", "course", "group", "authors")},
-        tasks=tasks, versions=software_versions(results_dir, [t["key"] for t in tasks]),
-        build_date=build_date(), source_url=_source_url(metadata), commit=commit,
+        tasks=tasks, versions=software_versions(root / "results", [t["key"] for t in tasks]),
+        build_date=build_date(), source_url=links.base, commit=shown_commit,
     )
 
 
-def build_report(notebooks_dir: Path, out: Path, *, results_dir: Path | None = None,
+def build_report(notebooks_dir: Path, out: Path, *, root: Path = ROOT,
                  metadata_path: Path = REPORT_DIR / "metadata.yaml", keep_tex: bool = True) -> Path:
-    """Build the PDF at ``out``; on any failure the previous PDF is left as it was."""
+    """Build the PDF at ``out`` from the executed notebooks and the figures/ and results/ under
+    ``root``; on any failure the previous PDF is left as it was."""
     check_toolchain()
     metadata = load_metadata(metadata_path)
-    results_dir = results_dir or ROOT / "results"
     with tempfile.TemporaryDirectory(prefix="report-") as tmp:
         workdir = Path(tmp)
-        tex = render_tex(Path(notebooks_dir), Path(results_dir), metadata, workdir)
+        tex = render_tex(Path(notebooks_dir), Path(root), metadata, workdir)
         (workdir / "report.tex").write_text(tex)
-        _run_xelatex(workdir)
+        _run_xelatex(workdir, keep_log=Path(out).with_suffix(".log"))
+        Path(out).with_suffix(".log").unlink(missing_ok=True)  # a log there means: the last build failed
         write_atomic(out, (workdir / "report.pdf").read_bytes())
         if keep_tex:  # for debugging the LaTeX: the main file and its sections
             for source in [workdir / "report.tex", *sorted((workdir / "sections").glob("*.tex"))]:
@@ -243,12 +307,12 @@ def build_report(notebooks_dir: Path, out: Path, *, results_dir: Path | None = N
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.report", description=__doc__.split("\n")[0])
     parser.add_argument("--notebooks", type=Path, default=ROOT / "build" / "notebooks")
-    parser.add_argument("--results", type=Path, default=ROOT / "results")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the folder holding the runs' figures/ and results/")
     parser.add_argument("--metadata", type=Path, default=REPORT_DIR / "metadata.yaml")
     parser.add_argument("--out", type=Path, default=REPORT_DIR / "build" / "report.pdf")
     args = parser.parse_args(argv)
     try:
-        path = build_report(args.notebooks, args.out, results_dir=args.results, metadata_path=args.metadata)
+        path = build_report(args.notebooks, args.out, root=args.root, metadata_path=args.metadata)
     except ReportError as err:
         print(f"report: {err}\nThe previous report (if any) was kept.", file=sys.stderr)
         return 1

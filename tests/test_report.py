@@ -2,6 +2,7 @@
 that keep the previous PDF."""
 
 import json
+import re
 import shutil
 
 import nbformat
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.latex]
 def built(smoke_root, tmp_path_factory):
     require_latex()
     out = tmp_path_factory.mktemp("report") / "report.pdf"
-    report.build_report(smoke_root / "notebooks", out, results_dir=smoke_root / "results")
+    report.build_report(smoke_root / "notebooks", out, root=smoke_root)
     return out, pdf_text(out)
 
 
@@ -40,7 +41,7 @@ def test_tasks_without_an_executed_notebook_are_absent(smoke_root, tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     shutil.copy(smoke_root / "notebooks" / "task1_pca.ipynb", folder)
-    tex = report.render_tex(folder, smoke_root / "results", report.load_metadata(), tmp_path)
+    tex = report.render_tex(folder, smoke_root, report.load_metadata(), tmp_path)
     assert r"\input{sections/task1_pca}" in tex and "task2" not in tex
 
 
@@ -86,7 +87,7 @@ def test_missing_glyph_fails_and_keeps_the_previous_pdf(smoke_root, tmp_path):
     out = tmp_path / "report.pdf"
     out.write_bytes(b"%PDF previous good report")
     with pytest.raises(report.ReportError, match="fonts lack characters"):
-        report.build_report(folder, out, results_dir=smoke_root / "results", keep_tex=False)
+        report.build_report(folder, out, root=smoke_root, keep_tex=False)
     assert out.read_bytes() == b"%PDF previous good report"
 
 
@@ -104,3 +105,41 @@ def test_bad_metadata_and_failed_notebooks_are_refused(smoke_root, tmp_path):
     nbformat.write(nb, folder / "task1_pca.ipynb")
     with pytest.raises(report.ReportError, match="failed cell \\(ValueError: boom\\)"):
         report.notebook_section(folder / "task1_pca.ipynb", {})
+
+
+def test_captions_name_cell_and_helper_with_links_that_carry_no_credentials(smoke_root, tmp_path, monkeypatch):
+    meta = report.load_metadata()
+    meta["source_url"] = "https://student:ghp_TOKEN123@github.com/group/ex4.git"
+    monkeypatch.setattr(report, "_git", lambda *args: "0123456789abcdef" if args[0] == "rev-parse" else None)
+    tex = report.render_tex(smoke_root / "notebooks", smoke_root, meta, tmp_path)
+    sections = {p.stem: p.read_text() for p in (tmp_path / "sections").glob("*.tex")}
+    everything = tex + "".join(sections.values())
+    assert "TOKEN" not in everything and "student" not in everything
+    assert r"\url{https://github.com/group/ex4}" in tex and "commit \\texttt{0123456789}" in tex
+    assert r"\href{https://github.com/group/ex4/blob/0123456789abcdef/helpers/plots.py\#L" in everything
+    captions = re.findall(r"^\\caption\{.*$", everything, flags=re.MULTILINE)
+    figures_and_tables = [c for c in captions if "parameters this section ran with" not in c]
+    assert len(figures_and_tables) > 20
+    assert all("Made by cell" in caption for caption in figures_and_tables), figures_and_tables[:3]
+    for key, section in sections.items():  # each section opens with its parameters
+        assert section.index(f"tab:{key}:parameters") < section.index(r"\begin{figure}")
+    assert r"\texttt{image\_width} & \textbf{96} (default 249)" in sections["task1_pca"]
+
+
+def test_a_local_checkout_is_named_as_such(smoke_root, tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "_git", lambda *args: "/home/student/private/ex4" if args[0] == "remote" else None)
+    tex = report.render_tex(smoke_root / "notebooks", smoke_root, report.load_metadata(), tmp_path)
+    assert "a local checkout" in tex and "/home/student" not in tex
+
+
+def test_a_latex_error_keeps_its_log(smoke_root, tmp_path):
+    require_latex()
+    folder = _copy_notebooks(smoke_root, tmp_path)
+    nb = nbformat.read(folder / "task1_pca.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell(r"A macro no one defined: \undefinedreportmacro{x}"))
+    nbformat.write(nb, folder / "task1_pca.ipynb")
+    out = tmp_path / "build" / "report.pdf"
+    with pytest.raises(report.ReportError, match=r"(?s)xelatex failed.*Undefined control sequence.*full log: .*report.log"):
+        report.build_report(folder, out, root=smoke_root, keep_tex=False)
+    assert "undefinedreportmacro" in (tmp_path / "build" / "report.log").read_text()
+    assert not out.exists()
