@@ -65,6 +65,7 @@ DATA_STAMPS := $(DATA_FILES:%=build/data/%.sha256)
 
 help:
 	@echo "make report              run the notebooks that changed and build $(REPORT)"
+	@echo "                         (PARAMS=params/smoke: a fast build from the smoke parameters)"
 	@echo "make test                lint and run the tests (unit, data, notebook smoke runs, report)"
 	@echo "make notebooks           only run the notebooks (build/notebooks/*.ipynb, figures/, results/)"
 	@echo "make sweep               run the Task 4 hyper-parameter sweep (build/sweeps/; also part of make report)"
@@ -79,6 +80,8 @@ setup: $(SETUP)
 
 $(SETUP): requirements.txt pyproject.toml
 	@if [ ! -x "$(PYTHON)" ]; then echo "==> creating virtual environment $(VENV)"; $(BOOTSTRAP_PYTHON) -m venv "$(VENV)"; fi
+	@$(subst "$(PYTHON)",env -u PYTHONPATH "$(PYTHON)",$(HELPERS_FROM)); if [ -n "$$found" ] && [ -d "$$found/helpers" ] && [ "$$found" != "$$(cd "$(CURDIR)" && pwd -P)" ]; then \
+	    $(OTHER_CHECKOUT); fi
 	@echo "==> installing Python requirements into $(VENV)"
 	@"$(PYTHON)" -m pip install --upgrade pip > "$(VENV)/pip.log" 2>&1 \
 	    && "$(PYTHON)" -m pip install -r requirements.txt -e . >> "$(VENV)/pip.log" 2>&1 \
@@ -86,14 +89,14 @@ $(SETUP): requirements.txt pyproject.toml
 	@touch $@
 
 # The notebooks' kernels import helpers from the environment: refuse one whose helpers are another
-# checkout's (an activated virtualenv of another clone), which would run that checkout's code.
+# checkout's (an activated virtualenv of another clone), which would run that checkout's code, and
+# never reinstall such an environment for this checkout.
+HELPERS_FROM = found=$$(cd / && "$(PYTHON)" -c 'import helpers, os; print(os.path.dirname(os.path.dirname(os.path.realpath(helpers.__file__))))' 2>/dev/null || true)
+OTHER_CHECKOUT = { echo "error: the virtual environment $(VENV) imports helpers from $$found, not from this checkout ($(CURDIR))." >&2; \
+    echo "       Deactivate it (or unset VIRTUAL_ENV) to use this checkout's .venv, or install this checkout into it:" >&2; \
+    echo "       \"$(PYTHON)\" -m pip install -e \"$(CURDIR)\"" >&2; exit 1; }
 check-venv: $(SETUP)
-	@found=$$(cd / && "$(PYTHON)" -c 'import helpers, os; print(os.path.dirname(os.path.dirname(os.path.realpath(helpers.__file__))))' 2>/dev/null || echo "nowhere (helpers is not installed)"); \
-	if [ "$$found" != "$$(cd "$(CURDIR)" && pwd -P)" ]; then \
-	    echo "error: the virtual environment $(VENV) imports helpers from $$found, not from this checkout ($(CURDIR))." >&2; \
-	    echo "       Deactivate it (or unset VIRTUAL_ENV) to use this checkout's .venv, or install this checkout into it:" >&2; \
-	    echo "       \"$(PYTHON)\" -m pip install -e \"$(CURDIR)\"" >&2; exit 1; \
-	fi
+	@$(HELPERS_FROM); if [ "$$found" != "$$(cd "$(CURDIR)" && pwd -P)" ]; then found=$${found:-nowhere (helpers is not installed)}; $(OTHER_CHECKOUT); fi
 
 system-deps:
 	@scripts/system-deps.sh
@@ -173,7 +176,7 @@ check-reproducible: check-venv
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	for run in 1 2; do \
 	    copy="$$tmp/copy$$run"; mkdir -p "$$copy/build"; \
-	    git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$$copy"; \
+	    git ls-files -z --cached --others --exclude-standard | xargs -0 cp -p --parents -t "$$copy"; \
 	    mkdir -p build/cache data; ln -s "$(CURDIR)/build/cache" "$$copy/build/cache"; \
 	    for file in data/*; do [ -e "$$copy/$$file" ] || ln -s "$(CURDIR)/$$file" "$$copy/$$file"; done; \
 	    echo "==> build $$run of 2 in $$copy"; \

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,3 +43,21 @@ def write_atomic(target: os.PathLike | str, content: bytes | str) -> Path:
         else:
             tmp.write_bytes(content)
     return Path(target)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM (as sent by make, CI or ``kill``) unwinds like Ctrl-C, so that the
+    clean-up of partial files runs. Outside the main thread, signals are left alone."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -23,7 +23,6 @@ import contextlib
 import dataclasses
 import hashlib
 import os
-import signal
 import sys
 import time
 import urllib.error
@@ -31,12 +30,12 @@ import urllib.parse
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, terminate_as_interrupt
 from .paths import DATA_DIR, ROOT
 
 ENV_DATA_DIR = "MLCMS_DATA_DIR"
@@ -239,23 +238,6 @@ class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C while downloading, so that the partial file is removed."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def remove_stale_parts(folder: Path, older_than: float) -> None:
     """Remove partial downloads left by a killed process (older than any live download can be)."""
     now = time.time()
@@ -286,7 +268,7 @@ def download_file(dataset: DataSet, dest_dir: Path, *, timeout: float = 60.0, de
     opener = urllib.request.build_opener(_HttpsOnlyRedirects())
     limit = dataset.size or None
     started = time.monotonic()
-    with _terminate_as_interrupt(), atomic_path(target) as tmp:  # renamed onto target only if verified
+    with terminate_as_interrupt(), atomic_path(target) as tmp:  # renamed onto target only if verified
         digest, received = hashlib.sha256(), 0
         with opener.open(dataset.url, timeout=timeout) as response, open(tmp, "wb") as out:
             announced = int(response.headers.get("Content-Length") or 0)

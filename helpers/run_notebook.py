@@ -21,18 +21,17 @@ one is removed by the next run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
+from .atomic import terminate_as_interrupt
 from .figures import sha256_bytes
 from .notebook import ParameterError
 from .parameters_cell import check_names
@@ -64,23 +63,6 @@ def remove_abandoned(root: Path) -> None:
         pid = run.name.split(".")[-2]
         if run.is_dir() and pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(run, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (as sent by make or a CI runner) unwinds like Ctrl-C, so that clean-up runs."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def figure_records(notebook: dict) -> list[dict]:
@@ -160,7 +142,7 @@ def run(notebook: Path, out: Path, parameters: Mapping, *, root: Path = ROOT, lo
     stage = Path(tempfile.mkdtemp(prefix=f"{task}.{os.getpid()}.", dir=runs_dir(root)))
     executed = stage / f"{task}.ipynb"
     try:
-        with _terminate_as_interrupt():
+        with terminate_as_interrupt():
             try:
                 papermill.execute_notebook(str(notebook), str(executed), parameters={**parameters,
                                            "output_dir": str(stage)}, cwd=str(notebook.parent),

@@ -36,7 +36,8 @@ def copy_checkout(target: Path) -> Path:
 
 
 def make(folder: Path, *args: str, own_helpers: bool = True, **env) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "VIRTUAL_ENV": str(VENV), **env}
+    # The copies have no git history: the date the build records is fixed, as a commit would fix it.
+    environment = {**os.environ, "VIRTUAL_ENV": str(VENV), "SOURCE_DATE_EPOCH": "1764460800", **env}
     environment.pop("MAKEFLAGS", None)
     environment.pop("MFLAGS", None)
     if own_helpers:  # this copy's helpers come first, as `pip install -e .` there would arrange
@@ -60,6 +61,17 @@ def test_an_environment_whose_helpers_are_another_checkouts_is_refused(tmp_path)
     assert f"imports helpers from {ROOT.resolve()}, not from this checkout ({copy})" in refused.stderr
     assert "pip install -e" in refused.stderr
     assert make(copy, "check-venv").returncode == 0
+
+
+def test_setup_never_reinstalls_another_checkouts_environment_for_this_one(tmp_path):
+    copy = copy_checkout(tmp_path / "copy")
+    os.utime(copy / "requirements.txt")  # newer than the environment: make wants to reinstall it
+    refused = make(copy, "setup")
+    assert refused.returncode != 0 and f"imports helpers from {ROOT.resolve()}" in refused.stderr
+    found = subprocess.run([sys.executable, "-c", "import helpers; print(helpers.__file__)"], cwd="/",
+                           capture_output=True, text=True, env={k: v for k, v in os.environ.items()
+                                                                if k != "PYTHONPATH"}).stdout
+    assert found.strip() == str(ROOT / "helpers" / "__init__.py")
 
 
 def test_the_keras_backend_stamp_changes_only_with_the_backend(tmp_path):
