@@ -18,6 +18,12 @@ BOOTSTRAP_PYTHON ?= python3
 PYTHON := $(VENV)/bin/python
 SETUP := $(VENV)/.mlcms-requirements
 
+# A relative MLCMS_DATA_DIR means relative to the repository root (as in helpers/data.py); it is
+# made absolute here so that builds in scratch copies (check-reproducible) find the same folder.
+ifneq ($(strip $(MLCMS_DATA_DIR)),)
+export MLCMS_DATA_DIR := $(abspath $(MLCMS_DATA_DIR))
+endif
+
 # Reproducible builds: dates come from the last commit, hashing is seeded.
 export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 export PYTHONHASHSEED := 0
@@ -109,7 +115,8 @@ $(DATA_STAMPS) &: FORCE | $(SETUP)
 # ---------------------------------------------------------------- notebooks and report
 # report, notebooks and sweep hold a lock on build/.build.lock: a second build of this checkout
 # waits until the first is done instead of writing the same files.
-LOCKED = @mkdir -p build && "$(PYTHON)" -m helpers.lock build/.build.lock -- $(MAKE) --no-print-directory
+# (`+`: the inner make runs as a recursive make, so that -j reaches it through the jobserver.)
+LOCKED = +@mkdir -p build && "$(PYTHON)" -m helpers.lock build/.build.lock -- $(MAKE) --no-print-directory
 notebooks sweep report: check-venv
 	$(LOCKED) _$@
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import data
 from helpers.paths import ROOT
 
 from .conftest import require_latex
@@ -38,6 +39,7 @@ def copy_checkout(target: Path) -> Path:
 def make(folder: Path, *args: str, own_helpers: bool = True, **env) -> subprocess.CompletedProcess:
     # The copies have no git history: the date the build records is fixed, as a commit would fix it.
     environment = {**os.environ, "VIRTUAL_ENV": str(VENV), "SOURCE_DATE_EPOCH": "1764460800", **env}
+    environment[data.ENV_DATA_DIR] = str(data.search_dirs()[0])  # a relative one means: from this checkout
     environment.pop("MAKEFLAGS", None)
     environment.pop("MFLAGS", None)
     if own_helpers:  # this copy's helpers come first, as `pip install -e .` there would arrange

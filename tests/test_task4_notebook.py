@@ -7,7 +7,7 @@ import pytest
 
 from helpers import critical_number
 
-from .conftest import published_figures, smoke_results
+from .conftest import published_figures, run_notebook, smoke_results
 
 pytestmark = pytest.mark.slow
 
@@ -68,3 +68,19 @@ def test_quality_measures_are_sane(results):
     assert q["training data"]["energy_distance_test"] > 10 * q["training data"]["energy_distance_train"]
     assert results["data"]["differ"] == (results["data"]["p_value"] < results["data"]["significance"])
     assert q["single Gaussian"]["energy_distance_train"] > q["kernel density estimate"]["energy_distance_train"]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("batch_size", 0, "'batch_size' = 0 is invalid: must be at least 1"),
+    ("max_epochs", 0, "'max_epochs' = 0 is invalid: must be at least 1"),
+    ("learning_rate", -0.01, "'learning_rate' = -0.01 is invalid: must be a finite number above 0"),
+    ("learning_rate", float("nan"), "'learning_rate' = nan is invalid: must be a finite number above 0"),
+    ("seed", -1, "'seed' = -1 is invalid: must be an integer in [0, 2**32)"),
+])
+def test_out_of_range_training_settings_stop_the_notebook_before_any_work(tmp_path, name, value, message):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run_notebook("task4_fire_evacuation", tmp_path, **{name: value})
+    assert message in str(info.value)
+    assert not (tmp_path / "results").exists() and not (tmp_path / "cache").exists()
