@@ -180,6 +180,8 @@ bench-dmaps: $(SETUP) $(DATAFOLD_VENV)/.installed
 # Two builds from scratch in a scratch copy of the checkout (tracked and untracked files, the data
 # and the model cache linked in), compared byte by byte; the checkout's own report is left alone.
 check-reproducible: check-venv
+	@git rev-parse --git-dir > /dev/null 2>&1 \
+	    || { echo "check-reproducible copies the files git knows: run it in a git checkout." >&2; exit 1; }
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	for run in 1 2; do \
 	    copy="$$tmp/copy$$run"; mkdir -p "$$copy/build"; \

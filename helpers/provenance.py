@@ -146,9 +146,10 @@ def source_note(notebook: str, cell_id: str | None, helpers: list[str], links: L
 
 
 def _value_text(value) -> str:
+    """A parameter value as the notebook's parameters cell writes it (Python literals)."""
     if isinstance(value, str):
         return f'"{value}"'
-    return json.dumps(value) if isinstance(value, list | dict | bool) or value is None else str(value)
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
 def run_parameters(notebook: Mapping) -> list[tuple[str, object, object]]:

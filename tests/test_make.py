@@ -23,17 +23,31 @@ SMALL = ["PARAMS=params/smoke", "NOTEBOOKS=notebooks/task1_pca.ipynb notebooks/t
 
 
 def copy_checkout(target: Path) -> Path:
-    """The checkout's files (tracked and untracked, not ignored) in ``target``, as a git work tree."""
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.split(b"\0")
-    for name in filter(None, files):
-        source = ROOT / name.decode()
+    """The checkout's files (tracked and untracked, not ignored) in ``target``, as a git work tree.
+    Outside a git checkout: every file but the generated and installed ones."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True)
+    if listed.returncode == 0:
+        names = [name.decode() for name in listed.stdout.split(b"\0") if name]
+    else:
+        names = [p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*")
+                 if p.is_file() and _source(p.relative_to(ROOT))]
+    for name in names:
+        source = ROOT / name
         if source.is_file():
-            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name.decode())  # keeps times: the environment stays up to date
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)  # keeps times: the environment stays up to date
     subprocess.run(["git", "init", "-q"], cwd=target, check=True)
     subprocess.run(["git", "add", "-A"], cwd=target, check=True)
     return target
+
+
+def _source(path: Path) -> bool:
+    """Whether a file is part of the source (not installed, generated, or data), outside git."""
+    generated = {".git", ".venv", "build", "results", "__pycache__", ".pytest_cache", ".ruff_cache"}
+    if generated & set(path.parts) or any(part.endswith(".egg-info") for part in path.parts):
+        return False
+    return path.parts[0] not in ("data", "figures") or path.as_posix() in ("data/README.md", "figures/README.md")
 
 
 def make(folder: Path, *args: str, own_helpers: bool = True, **env) -> subprocess.CompletedProcess:

@@ -47,14 +47,16 @@ def test_the_helpers_a_cell_calls_are_found_without_the_display_plumbing():
 
 def test_parameter_values_reach_latex_escaped_and_changes_are_marked():
     notebook = {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]},
-                           "source": 'label: str = "plain"\nn: int = 3\noutput_dir: str = "."'}],
+                           "source": 'label: str = "plain"\nn: int = 3\nsize: Optional[int] = None\n'
+                                     'output_dir: str = "."'}],
                 "metadata": {"papermill": {"parameters": {"label": "a_b $x$ 50% #1 \\input{/etc/passwd} ~{}",
                                                           "output_dir": "/tmp/run"}}}}
     rows = provenance.run_parameters(notebook)
-    assert rows == [("label", "a_b $x$ 50% #1 \\input{/etc/passwd} ~{}", "plain"), ("n", 3, 3)]
+    assert rows == [("label", "a_b $x$ 50% #1 \\input{/etc/passwd} ~{}", "plain"), ("n", 3, 3), ("size", None, None)]
     table = provenance.parameters_table("t", rows, provenance.Links(None, None), "t.ipynb")
     assert r'\textbf{"a\_b \$x\$ 50\% \#1 \textbackslash{}input\{/etc/passwd\} \textasciitilde{}\{\}"}' in table
     assert "the 1 in bold differ" in table and "(default \"plain\")" in table
+    assert r"\texttt{size} & None" in table  # as the parameters cell writes it
     assert "/tmp/run" not in table  # where files go is not a parameter of the science
 
 
