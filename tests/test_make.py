@@ -141,5 +141,5 @@ def test_check_reproducible_builds_elsewhere_and_leaves_the_report_alone(built):
     before = {path: (folder / path).stat().st_mtime_ns for path in digests(folder)}
     result = make(folder, "check-reproducible", *SMALL)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "figures and the PDF are byte-identical across two builds" in result.stdout
+    assert "figure files and the PDF are byte-identical across two builds" in result.stdout
     assert {path: (folder / path).stat().st_mtime_ns for path in digests(folder)} == before
