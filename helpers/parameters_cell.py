@@ -11,9 +11,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from .notebook import LOCATION_PARAMETERS, ParameterError, unknown_parameter_message
-
-__all__ = ["LOCATION_PARAMETERS", "check_names", "declared_defaults", "parameters_source"]
+from .notebook import ParameterError, unknown_parameter_message
 
 
 def parameters_source(notebook: dict) -> str:

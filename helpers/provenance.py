@@ -17,6 +17,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 
 from .notebook import LOCATION_PARAMETERS, latex_escape
+from .parameters_cell import declared_defaults
 
 #: Helper modules that only display or record (publish, say, show_table, fmt, ...), not compute.
 PLUMBING = ("helpers.notebook", "helpers.figures", "helpers.paths")
@@ -155,8 +156,6 @@ def _value_text(value) -> str:
 def run_parameters(notebook: Mapping) -> list[tuple[str, object, object]]:
     """``(name, value, default)`` for each parameter of an executed notebook, in the parameters
     cell's order: the defaults of that cell, overridden by the values papermill injected."""
-    from .parameters_cell import declared_defaults
-
     defaults = declared_defaults(dict(notebook))
     injected = (notebook.get("metadata", {}).get("papermill", {}) or {}).get("parameters", {}) or {}
     return [(name, injected.get(name, default), default) for name, default in defaults.items()

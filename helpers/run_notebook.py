@@ -130,13 +130,14 @@ def publish(stage: Path, task: str, executed: Path, out: Path, root: Path) -> No
     os.replace(executed, out)
 
 
-def run(notebook: Path, out: Path, parameters: Mapping, *, root: Path = ROOT, log_output: bool = True) -> Path:
+def run(notebook: Path, out: Path, parameters: Mapping, *, root: Path = ROOT, log_output: bool = True,
+        given_in: str = "") -> Path:
     """Execute ``notebook`` with ``parameters`` and publish its outputs under ``root`` (see the module)."""
     import papermill
 
     notebook, out, root = Path(notebook), Path(out), Path(root)
     task = notebook.stem
-    check_names(notebook, parameters, f" for {notebook.name}")
+    check_names(notebook, parameters, given_in or f" for {notebook.name}")
     remove_abandoned(root)
     runs_dir(root).mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f"{task}.{os.getpid()}.", dir=runs_dir(root)))
@@ -193,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parameters = read_parameters(args.parameters_file, args.parameter)
         given = [str(f) for f in args.parameters_file] + [f"-p {name}" for name, _ in args.parameter]
-        check_names(args.notebook, parameters, f" in {', '.join(given)}" if given else "")
-        run(args.notebook, args.out, parameters, root=args.root)
+        run(args.notebook, args.out, parameters, root=args.root, given_in=f" in {', '.join(given)}" if given else "")
     except (ParameterError, RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2 if isinstance(error, ParameterError) else 1
