@@ -165,23 +165,24 @@ def _how_to_provide(dataset: DataSet) -> str:
     )
 
 
-def _verify_local(name: str, dataset: DataSet, path: Path) -> None:
-    """Raise DataError unless the file at ``path`` is the data set we expect."""
+def _verify_local(name: str, dataset: DataSet, path: Path):
+    """Raise DataError unless the file at ``path`` is the data set we expect. A data set accepted
+    by its content returns that content (read once), the others None."""
     if dataset.accept_local_by_content:
         try:
-            CONTENT_CHECKS[name](path)
+            return CONTENT_CHECKS[name](path)
         except DataError as err:
             raise DataError(
                 f"{dataset.filename} at {path} does not hold the expected content: {err} "
                 f"Delete it. {_how_to_provide(dataset)}"
             ) from None
-        return
     actual = sha256_of(path)
     if actual != dataset.sha256:
         raise DataError(
             f"{dataset.filename} at {path} has SHA-256 {actual}, expected {dataset.sha256}: "
             f"the file is corrupted or a different version. Delete it. {_how_to_provide(dataset)}"
         )
+    return None
 
 
 def locate(name: str, *, download: bool | None = None) -> Path:
@@ -189,13 +190,17 @@ def locate(name: str, *, download: bool | None = None) -> Path:
 
     ``download=None`` downloads unless ``$MLCMS_OFFLINE`` is set.
     """
+    return _locate(name, download)[0]
+
+
+def _locate(name: str, download: bool | None):
+    """``(path, content)``: the content when verifying the local copy read it, else None."""
     dataset = _dataset(name)
     dirs = search_dirs()
     for folder in dirs:
         candidate = folder / dataset.filename
         if candidate.is_file():
-            _verify_local(name, dataset, candidate)
-            return candidate
+            return candidate, _verify_local(name, dataset, candidate)
     if download is None:
         download = os.environ.get(ENV_OFFLINE, "").strip() in ("", "0")
     looked = ", ".join(str(d) for d in dirs)
@@ -205,7 +210,7 @@ def locate(name: str, *, download: bool | None = None) -> Path:
             f"Downloads are disabled (${ENV_OFFLINE} is set). {_how_to_provide(dataset)}"
         )
     try:
-        return download_file(dataset, DATA_DIR)
+        return download_file(dataset, DATA_DIR), None
     except (urllib.error.URLError, OSError, TimeoutError, _DownloadStopped) as err:
         raise DataNotFoundError(
             f"{dataset.filename} ({dataset.description}) was not found (looked in: {looked}) "
@@ -410,7 +415,8 @@ def load_face(gray: bool = True) -> np.ndarray:
 
 def load_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """MNIST as ``keras.datasets.mnist.load_data()`` returns it: (x_train, y_train), (x_test, y_test)."""
-    return _read_mnist(locate("mnist"))
+    path, content = _locate("mnist", None)
+    return content if content is not None else _read_mnist(path)  # a local copy was read to verify it
 
 
 # --------------------------------------------------------------------------- command line

@@ -58,7 +58,7 @@ def _loader_files() -> dict[str, list[str]]:
     for node in ast.parse((HELPERS / "data.py").read_text()).body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith("load_"):
             keys = [call.args[0].value for call in ast.walk(node)
-                    if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "locate"
+                    if isinstance(call, ast.Call) and getattr(call.func, "id", None) in ("locate", "_locate")
                     and call.args and isinstance(call.args[0], ast.Constant)]
             files[node.name] = [REGISTRY[key].filename for key in keys]
     return files
