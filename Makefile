@@ -84,13 +84,14 @@ help:
 # ---------------------------------------------------------------- set-up
 setup: $(SETUP)
 
-$(SETUP): requirements.txt pyproject.toml
+$(SETUP): requirements.txt requirements-no-deps.txt pyproject.toml
 	@if [ ! -x "$(PYTHON)" ]; then echo "==> creating virtual environment $(VENV)"; $(BOOTSTRAP_PYTHON) -m venv "$(VENV)"; fi
 	@$(subst "$(PYTHON)",env -u PYTHONPATH "$(PYTHON)",$(HELPERS_FROM)); if [ -n "$$found" ] && [ -d "$$found/helpers" ] && [ "$$found" != "$$(cd "$(CURDIR)" && pwd -P)" ]; then \
 	    $(OTHER_CHECKOUT); fi
 	@echo "==> installing Python requirements into $(VENV)"
 	@"$(PYTHON)" -m pip install --upgrade pip > "$(VENV)/pip.log" 2>&1 \
 	    && "$(PYTHON)" -m pip install -r requirements.txt -e . >> "$(VENV)/pip.log" 2>&1 \
+	    && "$(PYTHON)" -m pip install --no-deps -r requirements-no-deps.txt >> "$(VENV)/pip.log" 2>&1 \
 	    || { tail -n 40 "$(VENV)/pip.log"; echo "pip failed; full log: $(VENV)/pip.log" >&2; exit 1; }
 	@touch $@
 

@@ -332,3 +332,52 @@ def mosaics(panels: Mapping[str, np.ndarray], axis_values: np.ndarray, *, ncols:
         _mosaic_axes(ax, mosaic, axis_values, ticks=2)
         ax.set_title(title, fontsize=7)
     return fig
+
+
+def _fill_polygon(ax, polygon, **style):
+    """Fill a shapely polygon with holes (as one even-odd path)."""
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path
+
+    rings = [np.asarray(polygon.exterior.coords)] + [np.asarray(ring.coords) for ring in polygon.interiors]
+    codes = [np.r_[Path.MOVETO, np.full(len(ring) - 2, Path.LINETO), Path.CLOSEPOLY] for ring in rings]
+    ax.add_patch(PathPatch(Path(np.concatenate(rings), np.concatenate(codes)), **style))
+
+
+def evacuation_map(area, exit_area, starts: np.ndarray, paths: Sequence[np.ndarray], *, data: np.ndarray,
+                   rectangle=None):
+    """Two panels over the walkable ``area`` (a shapely polygon) with its exit: left the ``data`` the
+    area was built from and the start positions, right each person's path from start to exit."""
+    fig, axes = new_figure(1, 2, aspect=0.31, sharex=True, sharey=True)
+    for ax in axes:
+        _fill_polygon(ax, area, facecolor="0.9", edgecolor="0.55", lw=0.5, zorder=0)
+        _fill_polygon(ax, exit_area, facecolor="C3", edgecolor="C3", lw=0.8, zorder=4, label="exit")
+        if rectangle is not None:
+            (x0, y0), (x1, y1) = rectangle
+            ax.add_patch(_rectangle_patch(x0, y0, x1, y1))
+        ax.set(aspect="equal", xlabel="$x$ (m)")
+    axes[0].scatter(*np.asarray(data).T, s=1.0, color="0.6", linewidths=0, rasterized=True,
+                    label=f"training positions ({len(data)})")
+    axes[0].scatter(*np.asarray(starts).T, s=5.0, color="C0", linewidths=0, zorder=3,
+                    label=f"start positions ({len(starts)})")
+    for path in paths:
+        axes[1].plot(*np.asarray(path).T, color="C0", lw=0.4, alpha=0.6, rasterized=True)
+    axes[1].scatter(*np.asarray(starts).T, s=2.0, color="k", linewidths=0, zorder=3)
+    axes[0].set_title("walkable area, exit and start positions", fontsize=8)
+    axes[1].set_title("paths to the exit", fontsize=8)
+    axes[0].set_ylabel("$y$ (m)")
+    axes[0].legend(loc="lower left", frameon=False, fontsize=6.5, markerscale=3)
+    return fig
+
+
+def people_out(groups: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray]]], *, total: int):
+    """Number of people out against time, one step curve (times, counts) per run, one colour per group."""
+    fig, ax = new_figure(width="full", aspect=0.38)
+    for i, (label, runs) in enumerate(groups.items()):
+        for k, (times, counts) in enumerate(runs):
+            ax.step(times, counts, where="post", color=f"C{i}", lw=0.9, alpha=0.8,
+                    label=f"{label} ({len(runs)} draws)" if k == 0 else None)
+    ax.axhline(total, color="0.3", ls="--", lw=0.8)
+    ax.set(xlabel="time (s)", ylabel="people out", ylim=(0, total * 1.05))
+    ax.legend(frameon=False, loc="lower right")
+    return fig

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import critical_number
+from helpers.scenario import load_scenario
 
 from .conftest import published_figures, run_notebook, smoke_results
 
@@ -17,15 +18,36 @@ def results(smoke_root):
     return smoke_results(smoke_root, "task4_fire_evacuation")["results"]
 
 
-def test_notebook_writes_every_figure_and_the_initial_positions(smoke_root, results):
-    assert published_figures(smoke_root, "task4_fire_evacuation") == {"data", "loss_curves", "reconstructions",
-                                                                      "generated",
-                                                      "critical_number"}
+def test_notebook_writes_every_figure_the_initial_positions_and_the_scenario(smoke_root, results):
+    assert published_figures(smoke_root, "task4_fire_evacuation") == {
+        "data", "loss_curves", "reconstructions", "generated", "critical_number", "evacuation_map", "people_out"}
     lines = (smoke_root / "results" / "task4_initial_positions.csv").read_text().splitlines()
-    assert lines[0] == "x,y" and len(lines) == 101
+    assert lines[0] == "x,y" and len(lines) == 31  # the smoke run places 30 people
     positions = np.array([line.split(",") for line in lines[1:]], dtype=float)
     assert np.isfinite(positions).all()
     assert results["initial_positions"]["inside"] == int(critical_number.in_rectangle(positions).sum())
+    # the scenario file holds the same start positions, inside the walkable area built from the data
+    scenario = load_scenario(smoke_root / "results" / "task4_scenario.json")
+    np.testing.assert_allclose(scenario.positions, positions, atol=5e-4)
+    area = results["walkable_area"]
+    assert scenario.area.area == pytest.approx(area["square_metres"]) and area["coverage"] >= 0.99
+    assert scenario.exit.bounds == pytest.approx(area["exit_bounds"])
+
+
+def test_the_evacuations_are_summarised_and_compared(results):
+    evacuation = results["evacuation"]
+    vae, reference = evacuation["VAE"], evacuation["resampled training data"]
+    for source in (vae, reference):
+        assert len(source["evacuation_times"]) == 2 and source["all_out"] and source["not_out"] == 0
+        assert source["mean"] == pytest.approx(np.mean(source["evacuation_times"]))
+        assert all(half < whole for half, whole in zip(source["half_times"], source["evacuation_times"], strict=True))
+        # a walk across the building at 1.34 m/s takes between one and several minutes
+        assert 60 < source["mean"] < 600
+        assert all(0 <= people <= 30 for people in source["peak_people"])
+    comparison = evacuation["comparison"]
+    assert comparison["all"]["difference"] == pytest.approx(vae["mean"] - reference["mean"])
+    assert comparison["half"]["difference"] == pytest.approx(vae["mean_half"] - reference["mean_half"])
+    assert reference["redrawn_outside"] <= vae["redrawn_outside"]  # the data's own positions lie in the area
 
 
 def test_the_sweep_table_and_choice_are_recorded(smoke_root, results):
