@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--n-eigenpairs", type=int, default=11)
     parser.add_argument("--memory-limit-gb", type=float, default=8.0, help="skip runs predicted to need more")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds allowed for one fit")
-    parser.add_argument("--datafold-python", default=str(HERE / ".venv-datafold" / "bin" / "python"))
+    parser.add_argument("--datafold-python", default=str(HERE.parent / ".venv-datafold" / "bin" / "python"))
     args = parser.parse_args()
     has_datafold = Path(args.datafold_python).exists()
     if not has_datafold:

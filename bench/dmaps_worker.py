@@ -3,7 +3,7 @@
     python bench/dmaps_worker.py {ours,datafold} DATA.npy EPSILON TOL N_EIGENPAIRS
 
 Prints one JSON line: fit seconds and the Markov eigenvalues. The datafold mode imports only
-datafold (it runs in datafold's own virtual environment, see bench/bench_dmaps.py).
+datafold, through helpers/datafold_worker.py (it runs in datafold's own virtual environment).
 """
 
 import json
@@ -22,15 +22,11 @@ def fit_ours(X, epsilon, tol, k):
 
 
 def fit_datafold(X, epsilon, tol, k):
-    import datafold.dynfold as dfold
-    import datafold.pcfold as pfold
+    from helpers.datafold_worker import fit_datafold as fit
 
     radius = np.sqrt(epsilon * np.log(1.0 / tol))
     start = time.perf_counter()
-    # datafold's Gaussian kernel is exp(-D^2 / (2 eps)): eps_datafold = eps / 2 gives our exp(-D^2 / eps).
-    kernel = pfold.GaussianKernel(epsilon=epsilon / 2.0, distance=dict(cut_off=radius, backend="scipy.kdtree"))
-    dm = dfold.DiffusionMaps(kernel=kernel, n_eigenpairs=k, alpha=1.0, symmetrize_kernel=True)
-    dm.fit(pfold.PCManifold(X))
+    dm = fit(X, epsilon, radius, k)
     return time.perf_counter() - start, np.sort(np.real(dm.eigenvalues_))[::-1], float("nan")
 
 

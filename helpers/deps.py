@@ -89,17 +89,25 @@ def dependencies(notebook: str | Path, params_dir: str | Path = "params") -> dic
     sources = [code] + [(HELPERS / f"{m}.py").read_text() for m in modules]
     keras = any(re.search(r"^\s*(import keras|from keras)", source, re.MULTILINE) for source in sources)
     return {"helpers": [f"helpers/{m}.py" for m in modules], "data": data_files(sources), "sweeps": sweeps,
-            "keras": keras}
+            "keras": keras, "datafold": "datafold_reference" in modules}
 
 
 #: The stamp whose content is the Keras backend; a notebook that uses Keras depends on it.
 BACKEND_STAMP = "build/env/keras-backend"
+#: The stamp that says whether datafold's environment is there; a notebook that compares with it depends on it.
+DATAFOLD_STAMP = "build/env/datafold"
+
+
+def environment_stamps(found: dict) -> list[str]:
+    """The stamps of the environment a notebook's result depends on (Keras backend, datafold)."""
+    return [stamp for stamp, used in ((BACKEND_STAMP, found["keras"]), (DATAFOLD_STAMP, found["datafold"])) if used]
 
 
 def make_rules(path: str | Path, params_dir: str | Path = "params") -> str:
     """Make variables for a task notebook (HELPERS_<task>, DATA_<task>, SWEEP_<task>, ENV_<task>) or
     for a sweep grid (SWEEP_NOTEBOOK_<name>, SWEEP_HELPERS_<name>, SWEEP_DATA_<name>, SWEEP_ENV_<name>:
-    its notebook's needs). ENV is the Keras backend's stamp for notebooks that use Keras."""
+    its notebook's needs). ENV holds the stamps of the Keras backend and of datafold's environment,
+    for the notebooks that use them."""
     path = Path(path)
     name = path.stem
     if path.suffix == ".yaml":
@@ -110,11 +118,11 @@ def make_rules(path: str | Path, params_dir: str | Path = "params") -> str:
             raise ValueError(f"{path} names no notebook; see helpers/sweep.py.")
         found = dependencies(notebook, params_dir)
         variables = {"SWEEP_NOTEBOOK": [notebook], "SWEEP_HELPERS": found["helpers"], "SWEEP_DATA": found["data"],
-                     "SWEEP_ENV": [BACKEND_STAMP] if found["keras"] else []}
+                     "SWEEP_ENV": environment_stamps(found)}
     else:
         found = dependencies(path, params_dir)
         variables = {"HELPERS": found["helpers"], "DATA": found["data"], "SWEEP": found["sweeps"],
-                     "ENV": [BACKEND_STAMP] if found["keras"] else []}
+                     "ENV": environment_stamps(found)}
     return "".join(f"{kind}_{name} := {' '.join(values)}\n" for kind, values in variables.items())
 
 

@@ -146,17 +146,42 @@ def function_grid(x: np.ndarray, ys: Mapping[str, np.ndarray], *, xlabel: str, n
     fig, axes = new_figure(nrows, ncols, aspect=aspect_per_row * nrows, squeeze=False)
     for ax in axes.flat[len(ys):]:
         ax.axis("off")
-    colouring = {"c": color, "cmap": "viridis"} if color is not None else {"color": "C0"}
     for ax, (label, y) in zip(axes.flat, ys.items(), strict=False):
-        ax.scatter(x, y, s=size, linewidths=0, rasterized=len(x) > 2000, **colouring)
-        ax.set_title(label, fontsize=7.5)
-        ax.set_xlabel(xlabel, fontsize=7)
-        ax.tick_params(labelsize=6)
-        ax.locator_params(axis="x", nbins=3)
-        ax.ticklabel_format(useOffset=False)
-        level = float(np.mean(y))
-        if np.ptp(y) <= 1e-9 * max(abs(level), 1e-300):  # constant up to rounding: do not magnify the noise
-            ax.set_ylim(level - 0.5 * abs(level) - 1e-12, level + 0.5 * abs(level) + 1e-12)
+        _function_panel(ax, x, y, label, xlabel, color, size)
+    return fig
+
+
+def _function_panel(ax, x: np.ndarray, y: np.ndarray, label: str, xlabel: str, color: np.ndarray | None,
+                    size: float) -> None:
+    colouring = {"c": color, "cmap": "viridis"} if color is not None else {"color": "C0"}
+    ax.scatter(x, y, s=size, linewidths=0, rasterized=len(x) > 2000, **colouring)
+    ax.set_title(label, fontsize=7.5)
+    ax.set_xlabel(xlabel, fontsize=7)
+    ax.tick_params(labelsize=6)
+    ax.locator_params(axis="x", nbins=3)
+    ax.ticklabel_format(useOffset=False)
+    level = float(np.mean(y))
+    if np.ptp(y) <= 1e-9 * max(abs(level), 1e-300):  # constant up to rounding: do not magnify the noise
+        ax.set_ylim(level - 0.5 * abs(level) - 1e-12, level + 0.5 * abs(level) + 1e-12)
+
+
+def eigenfunction_pairs(sets: Mapping[str, np.ndarray], *, color: np.ndarray | None = None, ncols: int = 5,
+                        size: float = 1.0):
+    """Two or more sets of eigenfunctions (columns phi_0, phi_1, ...) side by side: for each phi_l
+    but phi_1, one row per set of phi_l against that set's phi_1, ``ncols`` eigenfunctions a row."""
+    first = next(iter(sets.values()))
+    others = [index for index in range(first.shape[1]) if index != 1]
+    blocks = [others[start:start + ncols] for start in range(0, len(others), ncols)]
+    fig, axes = new_figure(len(blocks) * len(sets), ncols, aspect=0.22 * len(blocks) * len(sets), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for b, block in enumerate(blocks):
+        for s, (name, phi) in enumerate(sets.items()):
+            for c, index in enumerate(block):
+                ax = axes[b * len(sets) + s, c]
+                ax.axis("on")
+                _function_panel(ax, phi[:, 1], phi[:, index], f"{name}: $\\varphi_{{{index}}}$", "$\\varphi_1$", color,
+                                size)
     return fig
 
 

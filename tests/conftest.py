@@ -26,6 +26,19 @@ def require_latex() -> None:
     pytest.skip("LaTeX toolchain not installed (make system-deps)")
 
 
+def require_datafold() -> None:
+    """Skip without datafold's environment (`make datafold`), unless MLCMS_REQUIRE_DATAFOLD=1 (CI)
+    makes that a failure."""
+    from helpers.datafold_reference import DatafoldUnavailable, datafold_python
+
+    try:
+        datafold_python()
+    except DatafoldUnavailable as error:
+        if os.environ.get("MLCMS_REQUIRE_DATAFOLD") == "1":
+            pytest.fail(f"MLCMS_REQUIRE_DATAFOLD=1 but {error}.")
+        pytest.skip(str(error))
+
+
 def smoke_parameters(name: str, output_root: Path, **overrides) -> dict:
     """params/smoke/<name>.yaml with ``overrides``; trained models of a smoke run stay in its own folder."""
     params = yaml.safe_load((ROOT / "params" / "smoke" / f"{name}.yaml").read_text()) or {}

@@ -7,7 +7,7 @@ from helpers import data
 from helpers.diffusion_maps import DiffusionMap
 from helpers.manifold_checks import false_neighbour_fraction
 
-from .conftest import published_figures, smoke_results
+from .conftest import published_figures, require_datafold, run_notebook, smoke_results
 
 pytestmark = pytest.mark.slow
 
@@ -18,9 +18,37 @@ def results(smoke_root):
 
 
 def test_notebook_writes_every_figure(smoke_root):
+    require_datafold()
     assert published_figures(smoke_root, "task2_diffusion_maps") == {
         "periodic_eigenfunctions", "swiss_roll_data", "swiss_roll_eigenfunctions", "swiss_roll_residuals",
-        "swiss_roll_pca", "swiss_roll_small_eigenfunctions", "pedestrians_embedding", "pedestrians_false_neighbours"}
+        "swiss_roll_pca", "swiss_roll_small_eigenfunctions", "swiss_roll_datafold", "pedestrians_embedding",
+        "pedestrians_false_neighbours"}
+
+
+def test_datafold_agrees_with_our_swiss_roll(results):
+    require_datafold()
+    reference, roll = results["results"]["datafold"], results["results"]["swiss_roll"]
+    assert reference["available"] and reference["cut_off"] is None  # 900 points: the dense kernel, every pair
+    np.testing.assert_allclose(reference["our_eigenvalues"], roll["markov_eigenvalues"])
+    assert reference["max_difference"] < 1e-10 and reference["max_decorrelation"] < 1e-8
+    assert reference["our_choice"] == roll["first_new_direction"]
+    assert reference["same_choice"] == (reference["datafold_choice"] == reference["our_choice"])
+
+
+def test_without_datafold_the_section_says_so_and_the_rest_runs(tmp_path):
+    import json
+
+    out = run_notebook("task2_diffusion_maps", tmp_path, datafold_python=str(tmp_path / "no-datafold" / "python"))
+    said = [("".join(output["data"]["text/markdown"]))
+            for cell in json.loads(out.read_text())["cells"] for output in cell.get("outputs", [])
+            if "text/markdown" in output.get("data", {})]
+    left_out = [text for text in said if text.startswith("datafold's eigenfunctions are left out")]
+    assert left_out == [f"datafold's eigenfunctions are left out of this build: datafold's environment was not found "
+                        f"({tmp_path / 'no-datafold' / 'python'} does not exist); `make datafold` creates it (it "
+                        "needs the package index once)."]
+    assert published_figures(tmp_path, "task2_diffusion_maps") >= {"swiss_roll_eigenfunctions", "pedestrians_embedding"}
+    assert "swiss_roll_datafold" not in published_figures(tmp_path, "task2_diffusion_maps")
+    assert smoke_results(tmp_path, "task2_diffusion_maps")["results"]["datafold"]["available"] is False
 
 
 def test_periodic_results_are_fourier_pairs(results):
