@@ -44,7 +44,7 @@ def copy_checkout(target: Path) -> Path:
 
 def _source(path: Path) -> bool:
     """Whether a file is part of the source (not installed, generated, or data), outside git."""
-    generated = {".git", ".venv", "build", "results", "__pycache__", ".pytest_cache", ".ruff_cache"}
+    generated = {".git", ".venv", ".venv-datafold", "build", "results", "__pycache__", ".pytest_cache", ".ruff_cache"}
     if generated & set(path.parts) or any(part.endswith(".egg-info") for part in path.parts):
         return False
     return path.parts[0] not in ("data", "figures") or path.as_posix() in ("data/README.md", "figures/README.md")
@@ -52,7 +52,9 @@ def _source(path: Path) -> bool:
 
 def make(folder: Path, *args: str, own_helpers: bool = True, **env) -> subprocess.CompletedProcess:
     # The copies have no git history: the date the build records is fixed, as a commit would fix it.
-    environment = {**os.environ, "VIRTUAL_ENV": str(VENV), "SOURCE_DATE_EPOCH": "1764460800", **env}
+    # They share this checkout's environments (datafold's too, which make creates here when missing).
+    environment = {**os.environ, "VIRTUAL_ENV": str(VENV), "SOURCE_DATE_EPOCH": "1764460800",
+                   "DATAFOLD_VENV": str(ROOT / ".venv-datafold"), **env}
     environment[data.ENV_DATA_DIR] = str(data.search_dirs()[0])  # a relative one means: from this checkout
     environment.pop("MAKEFLAGS", None)
     environment.pop("MFLAGS", None)
@@ -104,6 +106,22 @@ def test_the_keras_backend_stamp_changes_only_with_the_backend(tmp_path):
     rules = (copy / "build" / "deps-params.mk").read_text()
     assert "ENV_task3_vae_mnist := build/env/keras-backend" in rules  # Keras tasks rerun on a change
     assert "ENV_task1_pca := \n" in rules  # the others do not
+    assert "ENV_task2_diffusion_maps := build/env/datafold" in rules  # Task 2 reruns when datafold comes or goes
+
+
+def test_a_datafold_that_cannot_be_installed_leaves_the_build_going_and_is_retried_on_request(tmp_path):
+    copy = copy_checkout(tmp_path / "copy")
+    (copy / "requirements-datafold.txt").write_text("no-such-package-for-this-test==0.0.1\n")
+    venv, stamp = tmp_path / "datafold-env", copy / "build" / "env" / "datafold"
+    first = make(copy, "build/env/datafold", DATAFOLD_VENV=str(venv))
+    assert first.returncode == 0, first.stderr
+    assert "datafold could not be installed" in first.stderr and "`make datafold` tries again" in first.stderr
+    assert stamp.read_text() == "unavailable\n"
+    assert (venv / ".failed").is_file() and (venv / "pip.log").is_file() and not (venv / "bin").exists()
+    again = make(copy, "build/env/datafold", DATAFOLD_VENV=str(venv))
+    assert again.returncode == 0 and "creating" not in again.stdout  # no new attempt at every build
+    retried = make(copy, "datafold", DATAFOLD_VENV=str(venv))
+    assert retried.returncode != 0 and "creating" in retried.stdout
 
 
 def test_distclean_removes_downloads_and_keeps_the_users_files(tmp_path):
