@@ -23,8 +23,9 @@ def fit_ours(X, epsilon, tol, k):
 
 def fit_datafold(X, epsilon, tol, k):
     from helpers.datafold_worker import fit_datafold as fit
+    from helpers.kernels import cut_off_radius
 
-    radius = np.sqrt(epsilon * np.log(1.0 / tol))
+    radius = cut_off_radius(epsilon, tol)
     start = time.perf_counter()
     dm = fit(X, epsilon, radius, k)
     return time.perf_counter() - start, np.sort(np.real(dm.eigenvalues_))[::-1], float("nan")

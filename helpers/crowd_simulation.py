@@ -31,13 +31,17 @@ class SimulationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Evacuation:
-    """One run: each person's exit time in seconds (NaN: still inside at ``max_time``) and the
+    """One run: each person's exit time in seconds (NaN: still inside when the run stopped) and the
     recorded positions as rows (person, frame, x, y) at ``frame_rate`` frames per second."""
 
     exit_times: np.ndarray
     frames: np.ndarray
     frame_rate: float
-    max_time: float
+
+    @property
+    def finished(self) -> np.ndarray:
+        """The exit times of those who are out, in order."""
+        return np.sort(self.exit_times[np.isfinite(self.exit_times)])
 
     @property
     def all_out(self) -> bool:
@@ -51,17 +55,16 @@ class Evacuation:
     def time_until(self, share: float) -> float:
         """Seconds until at least ``share`` of the people are out (NaN if they never are)."""
         needed = max(1, int(np.ceil(share * len(self.exit_times))))
-        finished = np.sort(self.exit_times[np.isfinite(self.exit_times)])
+        finished = self.finished
         return float(finished[needed - 1]) if len(finished) >= needed else float("nan")
 
     def out_by(self, times) -> np.ndarray:
         """The number of people out at each of ``times`` (seconds)."""
-        finished = np.sort(self.exit_times[np.isfinite(self.exit_times)])
-        return np.searchsorted(finished, np.asarray(times, dtype=float), side="right")
+        return np.searchsorted(self.finished, np.asarray(times, dtype=float), side="right")
 
     def out_curve(self) -> tuple[np.ndarray, np.ndarray]:
         """(times, people out) at time 0 and at each exit, for a step plot."""
-        finished = np.sort(self.exit_times[np.isfinite(self.exit_times)])
+        finished = self.finished
         return np.r_[0.0, finished], np.arange(len(finished) + 1)
 
     def paths(self) -> list[np.ndarray]:
@@ -99,7 +102,7 @@ def simulate(scenario: Scenario, *, max_time: float = MAX_TIME, record_every: in
         if simulation.iteration_count() % record_every == 0:
             frame = simulation.iteration_count() // record_every
             rows += [(person_of[agent.id], frame, *agent.position) for agent in simulation.agents()]
-    return Evacuation(exit_times, np.array(rows, dtype=float), 1.0 / (record_every * scenario.time_step), max_time)
+    return Evacuation(exit_times, np.array(rows, dtype=float), 1.0 / (record_every * scenario.time_step))
 
 
 def crowd_in_area(evacuation: Evacuation, corners) -> dict:
@@ -198,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ScenarioError, SimulationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    out = int(np.isfinite(evacuation.exit_times).sum())
+    out = len(evacuation.finished)
     print(f"{out} of {len(evacuation.exit_times)} people out"
           + (f" after {evacuation.evacuation_time:.1f} s" if evacuation.all_out
              else f" within {args.max_time:.0f} s; the others are still inside"))

@@ -148,10 +148,10 @@ def table(comparison: dict, our_residuals: dict) -> list[list[str]]:
     """One row per eigenfunction l: both Markov eigenvalues, their difference, 1 - |correlation|,
     and both residuals on all earlier eigenfunctions (ours from manifold_checks.residual_analysis)."""
     rows = []
-    for index, (ours, theirs) in enumerate(zip(comparison["our_eigenvalues"], comparison["datafold_eigenvalues"],
-                                               strict=True)):
+    for index, (ours, theirs, difference) in enumerate(zip(
+            comparison["our_eigenvalues"], comparison["datafold_eigenvalues"], comparison["differences"], strict=True)):
         constant = index == 0
-        rows.append([str(index), f"{ours:.6f}", f"{theirs:.6f}", _scientific(abs(theirs - ours)),
+        rows.append([str(index), f"{ours:.6f}", f"{theirs:.6f}", _scientific(abs(difference)),
                      "constant" if constant else _scientific(1.0 - comparison["correlation"][index]),
                      "" if constant else f"{our_residuals['previous'][index - 1]:.2f}",
                      "" if constant else f"{comparison['datafold_residuals'][index]:.2f}"])

@@ -22,10 +22,13 @@ from .validation import validate_data
 
 #: A body's radius in metres (JuPedSim's default agent radius); two people are at least a body's width apart.
 BODY_RADIUS = 0.2
+BODY_WIDTH = 2 * BODY_RADIUS
 #: The mean free walking speed of pedestrians, 1.34 m/s (Weidmann, 1993).
 DESIRED_SPEED = 1.34
 #: The simulator's time step in seconds (JuPedSim's recommended default).
 TIME_STEP = 0.01
+#: The walkable area's radius is chosen among multiples of this many metres.
+RADIUS_STEP = 0.5
 #: Version of the scenario file format.
 FORMAT = 1
 
@@ -46,8 +49,8 @@ def write_positions_csv(path, points) -> Path:
 
 
 # ---------------------------------------------------------------- the walkable area and the exit
-def _pieces(geometry) -> list:
-    return sorted(getattr(geometry, "geoms", [geometry]), key=lambda piece: -piece.area)
+def _largest_piece(geometry):
+    return max(getattr(geometry, "geoms", [geometry]), key=lambda piece: piece.area)
 
 
 def walkable_area(points, radius: float, *, tolerance: float = 0.05) -> shapely.Polygon:
@@ -57,7 +60,7 @@ def walkable_area(points, radius: float, *, tolerance: float = 0.05) -> shapely.
     if not (np.isfinite(radius) and radius > 0):
         raise ScenarioError(f"the radius around the positions must be a positive number of metres, got {radius}.")
     union = shapely.unary_union(shapely.buffer(shapely.points(points), radius, quad_segs=4))
-    area = _pieces(union)[0].simplify(tolerance)
+    area = _largest_piece(union).simplify(tolerance)
     if area.is_empty or not area.is_valid or area.geom_type != "Polygon":
         raise ScenarioError(f"the discs of radius {radius} m around the positions give no valid polygon; "
                             "use a larger radius.")
@@ -70,7 +73,7 @@ def coverage(points, area) -> float:
     return float(shapely.intersects_xy(area, points[:, 0], points[:, 1]).mean())
 
 
-def choose_radius(points, *, coverage_wanted: float = 0.99, step: float = 0.5, largest: float = 20.0) -> float:
+def choose_radius(points, *, coverage_wanted: float = 0.99, step: float = RADIUS_STEP, largest: float = 20.0) -> float:
     """The smallest radius (a multiple of ``step`` metres) at which the walkable area is one piece
     holding at least ``coverage_wanted`` of the positions: every place where people were seen,
     connected, with as little space between the corridors as possible."""

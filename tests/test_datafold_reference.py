@@ -84,6 +84,7 @@ def test_alignment_fixes_sign_and_scale_and_measures_the_correlation():
 
 def test_the_table_and_the_recorded_results():
     comparison = {"our_eigenvalues": np.array([1.0, 0.9, 0.8]), "datafold_eigenvalues": np.array([1.0, 0.9, 0.7999]),
+                  "differences": np.array([0.0, 0.0, -1e-4]),
                   "correlation": np.array([np.nan, 1.0, 0.99]), "datafold_residuals": np.array([np.nan, 1.0, 0.25]),
                   "eigenfunctions": np.ones((5, 3)), "available": True}
     rows = datafold_reference.table(comparison, {"previous": np.array([1.0, 0.125])})
