@@ -31,6 +31,24 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # The Keras backend is always explicit, so that a change of it reruns the tasks that use Keras.
 export KERAS_BACKEND ?= tensorflow
 
+# Independent notebooks run at the same time (JOBS=1: one after another); inside them, independent
+# trainings and sweep points go to helpers/executor.py: a process per core, or the Dask cluster at
+# MLCMS_SCHEDULER (e.g. MLCMS_SCHEDULER=tcp://10.0.0.5:8786 make report).
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+export MLCMS_SCHEDULER ?=
+
+# Every step of a build records its time into a folder of that build (helpers/timings.py); at the
+# end, build/timings.json gathers them and a summary is printed. Recipes that run in an inner make
+# see the outer build's folder.
+ifneq ($(filter report notebooks sweep,$(MAKECMDGOALS)),)
+ifndef MLCMS_BUILD_STARTED
+export MLCMS_BUILD_STARTED := $(shell date +%s.%N)
+export MLCMS_TIMINGS := $(CURDIR)/build/timings/$(shell date +%Y%m%dT%H%M%S).$(shell echo $$PPID)
+endif
+endif
+TIMED = start=$$(date +%s.%N)
+RECORD = "$(PYTHON)" -m helpers.timings record
+
 # ---------------------------------------------------------------- tasks
 # A task's id is its notebook's name (task1_pca, ...): figures/<id>/, results/<id>.json, params/<id>.yaml.
 # PARAMS is the parameters folder: params (the report) or params/smoke (a fast run for tests).
@@ -72,6 +90,8 @@ DATA_STAMPS := $(DATA_FILES:%=build/data/%.sha256)
 help:
 	@echo "make report              run the notebooks that changed and build $(REPORT)"
 	@echo "                         (PARAMS=params/smoke: a fast build from the smoke parameters)"
+	@echo "                         (JOBS=1: one notebook at a time; MLCMS_SCHEDULER=ADDRESS: trainings and sweep"
+	@echo "                         points on that Dask cluster; times of each step: build/timings.json)"
 	@echo "make test                lint and run the tests (unit, data, notebook smoke runs, report)"
 	@echo "make notebooks           only run the notebooks (build/notebooks/*.ipynb, figures/, results/)"
 	@echo "make sweep               run the Task 4 hyper-parameter sweep (build/sweeps/; also part of make report)"
@@ -90,10 +110,11 @@ $(SETUP): requirements.txt requirements-no-deps.txt pyproject.toml
 	@$(subst "$(PYTHON)",env -u PYTHONPATH "$(PYTHON)",$(HELPERS_FROM)); if [ -n "$$found" ] && [ -d "$$found/helpers" ] && [ "$$found" != "$$(cd "$(CURDIR)" && pwd -P)" ]; then \
 	    $(OTHER_CHECKOUT); fi
 	@echo "==> installing Python requirements into $(VENV)"
-	@"$(PYTHON)" -m pip install --upgrade pip > "$(VENV)/pip.log" 2>&1 \
+	@$(TIMED); "$(PYTHON)" -m pip install --upgrade pip > "$(VENV)/pip.log" 2>&1 \
 	    && "$(PYTHON)" -m pip install -r requirements.txt -e . >> "$(VENV)/pip.log" 2>&1 \
 	    && "$(PYTHON)" -m pip install --no-deps -r requirements-no-deps.txt >> "$(VENV)/pip.log" 2>&1 \
-	    || { tail -n 40 "$(VENV)/pip.log"; echo "pip failed; full log: $(VENV)/pip.log" >&2; exit 1; }
+	    || { tail -n 40 "$(VENV)/pip.log"; echo "pip failed; full log: $(VENV)/pip.log" >&2; exit 1; }; \
+	    $(RECORD) setup "Python packages (pip)" --since $$start
 	@touch $@
 
 # The notebooks' kernels import helpers from the environment: refuse one whose helpers are another
@@ -131,11 +152,12 @@ datafold:
 $(DATAFOLD_VENV)/.installed: requirements-datafold.txt
 	@echo "==> creating $(DATAFOLD_VENV) with datafold (Task 2 compares our diffusion maps with it)"
 	@rm -rf "$(DATAFOLD_VENV)" && $(BOOTSTRAP_PYTHON) -m venv "$(DATAFOLD_VENV)"
-	@"$(DATAFOLD_VENV)/bin/python" -m pip install --quiet --no-deps -r requirements-datafold.txt \
+	@$(TIMED); "$(DATAFOLD_VENV)/bin/python" -m pip install --quiet --no-deps -r requirements-datafold.txt \
 	    > "$(DATAFOLD_VENV)/pip.log" 2>&1 \
 	    || { tail -n 20 "$(DATAFOLD_VENV)/pip.log"; mv "$(DATAFOLD_VENV)/pip.log" "$(DATAFOLD_VENV).log"; \
 	         rm -rf "$(DATAFOLD_VENV)"; mkdir -p "$(DATAFOLD_VENV)"; mv "$(DATAFOLD_VENV).log" "$(DATAFOLD_VENV)/pip.log"; \
-	         touch "$(DATAFOLD_VENV)/.failed"; exit 1; }
+	         touch "$(DATAFOLD_VENV)/.failed"; exit 1; }; \
+	    [ ! -x "$(PYTHON)" ] || $(RECORD) setup "datafold's environment (pip)" --since $$start
 	@touch $@
 
 $(DATAFOLD_STAMP): FORCE
@@ -152,9 +174,10 @@ $(DATAFOLD_STAMP): FORCE
 # report, notebooks and sweep hold a lock on build/.build.lock: a second build of this checkout
 # waits until the first is done instead of writing the same files.
 # (`+`: the inner make runs as a recursive make, so that -j reaches it through the jobserver.)
-LOCKED = +@mkdir -p build && "$(PYTHON)" -m helpers.lock build/.build.lock -- $(MAKE) --no-print-directory
+LOCKED = +@mkdir -p build && "$(PYTHON)" -m helpers.lock build/.build.lock -- $(MAKE) --no-print-directory -j$(JOBS) -Oline
 notebooks sweep report: check-venv
 	$(LOCKED) _$@
+	@"$(PYTHON)" -m helpers.timings summary "$(MLCMS_TIMINGS)" --out build/timings.json --started $(MLCMS_BUILD_STARTED)
 
 _notebooks: $(EXECUTED)
 
@@ -182,7 +205,7 @@ $(REPORT): $(EXECUTED) report/report.tex.j2 report/metadata.yaml $(wildcard repo
            helpers/report.py helpers/provenance.py helpers/run_notebook.py helpers/notebook.py helpers/atomic.py \
            | system-deps
 	@echo "==> building $@"
-	@"$(PYTHON)" -m helpers.report --notebooks build/notebooks --out $@
+	@$(TIMED); "$(PYTHON)" -m helpers.report --notebooks build/notebooks --out $@ && $(RECORD) report "PDF (nbconvert, XeLaTeX)" --since $$start
 
 # ---------------------------------------------------------------- checks
 test: check-venv
@@ -232,7 +255,7 @@ lab: $(SETUP)
 # distclean removes the cache, the virtual environment and the data files that `make data`
 # downloaded (listed in data/.downloaded); files you put into data/ yourself stay.
 clean:
-	rm -rf build/notebooks build/runs build/data build/env build/deps-*.mk $(wildcard figures/*/) \
+	rm -rf build/notebooks build/runs build/data build/env build/deps-*.mk build/timings build/timings.json $(wildcard figures/*/) \
 	    results report/build .pytest_cache .ruff_cache
 
 distclean: clean

@@ -5,8 +5,10 @@ on the full MNIST training set, batch 128, 2-D latent space, in one run.
 Also measures the machine's float32 matrix-multiply rate, to say how close training comes to it.
     python bench/bench_vae.py [--epochs 3]
 
-The reference runs on TensorFlow; our model is timed on TensorFlow in the same process and,
-where JAX is installed, on JAX in a child process (KERAS_BACKEND is fixed per process).
+The reference runs on TensorFlow; our model is timed on TensorFlow in the same process, in one
+single-threaded process per core started together (as ``make report`` trains independent models),
+and, where JAX or PyTorch is installed, on that backend in a child process (KERAS_BACKEND is fixed
+per process).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from helpers import data, vae, vae_training  # noqa: E402
+from helpers import data, executor, vae, vae_training  # noqa: E402
 
 #: Multiply-adds per sample of one training step (forward and about twice that backward), 784-256-256-2.
 FLOPS_PER_SAMPLE = 3 * 2 * (784 * 256 + 256 * 256 + 256 * 4 + 2 * 256 + 256 * 256 + 256 * 784)
@@ -81,34 +83,40 @@ def reference_epoch(x):
 
 
 def our_epoch(x, **compile_options):
-    """The same for our VAE: compiled as train_vae compiles it, or with ``compile_options``."""
+    """The same for our VAE: fed and compiled as train_vae does, or Keras' defaults with ``compile_options``."""
     keras.utils.set_random_seed(0)
     model = vae.VAE(784, 2)
+    config = vae_training.TrainingConfig()
     if compile_options:
         model.compile(optimizer=keras.optimizers.Adam(1e-3), **compile_options)
+        inputs = {"x": x, "batch_size": 128, "shuffle": True}
     else:
-        vae_training.compile_for_training(model, vae_training.TrainingConfig(), len(x))
-    model.fit(x, None, batch_size=128, epochs=1, verbose=0)  # trace (both batch shapes) and warm up
+        vae_training.compile_for_training(model, config, len(x))
+        inputs, _ = vae_training.fit_inputs(x, x[:128], config)
+    model.fit(**inputs, epochs=1, verbose=0)  # trace (both batch shapes) and warm up
 
     def epoch():
         start = time.perf_counter()
-        model.fit(x, None, batch_size=128, epochs=1, verbose=0, shuffle=True)
+        model.fit(**inputs, epochs=1, verbose=0)
         return time.perf_counter() - start
 
     return epoch
 
 
-def other_backend(backend, epochs):
-    """Median seconds per epoch of our default training on another Keras backend, or None."""
-    if importlib.util.find_spec(backend) is None:
-        return None
+def in_children(epochs, processes=1, **environment):
+    """Median seconds per epoch of our default training in ``processes`` child processes started
+    together (each with ``environment``), one list per process; None where a run failed."""
     command = [sys.executable, __file__, "--worker", "--epochs", str(epochs)]
-    done = subprocess.run(command, env={**os.environ, "KERAS_BACKEND": backend}, capture_output=True, text=True,
-                          check=False)
-    if done.returncode != 0:
-        print(f"{backend} run failed:\n{done.stderr[-2000:]}", file=sys.stderr)
-        return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    children = [subprocess.Popen(command, env={**os.environ, **environment}, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(processes)]
+    results = []
+    for child in children:
+        out, err = child.communicate()
+        if child.returncode != 0:
+            print(f"a run with {environment} failed:\n{err[-2000:]}", file=sys.stderr)
+            return None
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
 
 
 def matmul_rate(n=2048, repeats=20):
@@ -141,10 +149,15 @@ def main():
         for name, epoch in runs.items():
             times[name].append(epoch())
     rows = {name: float(np.median(seconds)) for name, seconds in times.items()}
-    for backend in ("jax",):
-        seconds = other_backend(backend, args.epochs)
-        if seconds is not None:
-            rows[f"ours, as train_vae trains, KERAS_BACKEND={backend}"] = seconds
+    workers = executor.cores()
+    pooled = in_children(args.epochs, workers, **executor.thread_settings(1))
+    if pooled is not None:  # as make report trains: one single-threaded worker per core, side by side
+        rows[f"ours, {workers} processes x 1 thread at once (make report)"] = float(np.median(pooled)) / workers
+    for backend in ("jax", "torch"):
+        if importlib.util.find_spec(backend) is not None:
+            seconds = in_children(args.epochs, KERAS_BACKEND=backend)
+            if seconds is not None:
+                rows[f"ours, as train_vae trains, KERAS_BACKEND={backend}"] = seconds[0]
     peak = matmul_rate()
     reference = rows["reference (tf.function + GradientTape)"]
     print(f"median of {args.epochs} epochs each; Keras {keras.__version__}, TensorFlow {tf.__version__}")
@@ -154,6 +167,8 @@ def main():
         print(f"{name:52s} {seconds:8.2f} {rate:10.0f} {reference / seconds:6.2f}x "
               f"{rate * FLOPS_PER_SAMPLE / 1e9:8.1f} {rate * FLOPS_PER_SAMPLE / peak:8.1%}")
     print(f"float32 matmul 2048x2048 on this machine: {peak / 1e9:.1f} GFLOP/s")
+    print(f"(the {workers}-process row: the time of one epoch of all processes together, divided by {workers}; "
+          "a pool's throughput)")
 
 
 if __name__ == "__main__":

@@ -8,14 +8,32 @@ import numpy as np
 from . import vae_inference
 from .digit_classifier import generation_quality
 from .mnist import Split
-from .vae_training import TrainedVAE, train_vae
+from .vae_training import TrainedVAE, TrainingConfig, train_many
 
 
 def train(splits: dict[str, Split], configs: dict, *, cache_dir=None, verbose: int = 2) -> dict[object, TrainedVAE]:
-    """Train (or load) one model per configuration on the training split; the validation split
-    chooses each model's epoch, the test split is not used."""
-    return {name: train_vae(splits["train"].x, splits["validation"].x, config, cache_dir=cache_dir, verbose=verbose)
-            for name, config in configs.items()}
+    """Train (or load) one model per configuration on the training split, at the same time where
+    there are several (``vae_training.train_many``); the validation split chooses each model's
+    epoch, the test split is not used."""
+    return train_many(splits["train"].x, splits["validation"].x, configs, cache_dir=cache_dir, verbose=verbose)
+
+
+def study_configs(sheet: TrainingConfig, latent_dims, *, low_kl_weight: float, bernoulli_epochs: int) -> dict:
+    """Every model the Task 3 study trains, by name: the sheet's Gaussian VAE for each latent
+    dimension ("gaussian", d), the first of them with the KL term weighted by ``low_kl_weight``
+    ("low_kl", d), and the Bernoulli likelihood for each dimension, ``bernoulli_epochs`` long
+    ("bernoulli", d)."""
+    bernoulli = sheet.replace(likelihood="bernoulli", max_epochs=bernoulli_epochs, min_epochs=bernoulli_epochs,
+                              snapshot_epochs=[])
+    small = latent_dims[0]
+    return {**{("gaussian", d): sheet.replace(latent_dim=d) for d in latent_dims},
+            ("low_kl", small): sheet.replace(latent_dim=small, kl_weight=low_kl_weight, snapshot_epochs=[]),
+            **{("bernoulli", d): bernoulli.replace(latent_dim=d) for d in latent_dims}}
+
+
+def by_kind(trained: dict, kind: str) -> dict:
+    """``{latent_dim: model}`` of one kind of ``study_configs``' models."""
+    return {d: model for (name, d), model in trained.items() if name == kind}
 
 
 def summary(trained: TrainedVAE, test: Split, *, seed: int = 0) -> dict:

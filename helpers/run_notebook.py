@@ -26,11 +26,13 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
+from . import timings
 from .atomic import terminate_as_interrupt
 from .figures import sha256_bytes
 from .notebook import ParameterError
@@ -142,6 +144,7 @@ def run(notebook: Path, out: Path, parameters: Mapping, *, root: Path = ROOT, lo
     runs_dir(root).mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f"{task}.{os.getpid()}.", dir=runs_dir(root)))
     executed = stage / f"{task}.ipynb"
+    started = time.perf_counter()
     try:
         with terminate_as_interrupt():
             try:
@@ -163,6 +166,7 @@ def run(notebook: Path, out: Path, parameters: Mapping, *, root: Path = ROOT, lo
                 raise RunError(f"{notebook.name}: the run's outputs are not complete: {'; '.join(problems)}. "
                                "Nothing was published.")
             publish(stage, task, executed, out, root)
+            timings.record("notebook", task, time.perf_counter() - started)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return out

@@ -8,23 +8,29 @@ values each factor is varied over, and the rule that picks the winner:
     vary: {hidden: [[64, 64]], latent_dim: [1, 4]}
     choose: {minimize: test_negative_elbo}
 
-Every point is executed into ``<out>/<label>/`` (its notebook and results/point.json) and the
-table of all points is written atomically to ``<out>.json``:
+Every point is executed into ``<out>/<label>/`` (its notebook and results/point.json), the points
+at the same time on the executor of ``helpers.executor`` (a local process pool by default, a Dask
+cluster with ``--scheduler``), and the table of all points is written atomically to ``<out>.json``:
 
     python -m helpers.sweep params/sweeps/task4_fire_evacuation.yaml build/sweeps/task4_fire_evacuation
+    python -m helpers.sweep GRID OUT --scheduler tcp://scheduler:8786
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import yaml
 
+from helpers import timings
 from helpers.atomic import write_atomic
+from helpers.executor import Failure, executor, run_all
 from helpers.notebook import ParameterError
 from helpers.parameters_cell import check_names
 from helpers.paths import ROOT
@@ -56,10 +62,29 @@ def _folder_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label)
 
 
-def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None, log=print) -> dict:
-    """Execute every point of the sweep in ``grid_file``; return and write the summary."""
+def run_point(notebook: str, folder: str, parameters: dict, label: str = "") -> dict:
+    """Execute the sweep's notebook once into ``folder`` (in whichever process the executor chose):
+    its parameters and metrics as it saved them (results/point.json)."""
     import papermill
 
+    started = time.perf_counter()
+    notebook, folder = Path(notebook), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(notebook), str(folder / notebook.name), parameters=parameters,
+                               cwd=str(notebook.parent), progress_bar=False, kernel_name="python3")
+    document = json.loads((folder / "results" / f"{POINT}.json").read_text())
+    timings.record("sweep point", label or folder.name, time.perf_counter() - started)
+    return {"parameters": document["parameters"], "metrics": document["results"]}
+
+
+def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None, scheduler: str | None = None,
+        log=print) -> dict:
+    """Execute every point of the sweep in ``grid_file`` on the executor (``helpers.executor``: a
+    local process pool, or the Dask cluster at ``scheduler``); return and write the summary.
+
+    A point that fails is reported with its label and traceback while the others finish; the
+    summary is written all the same, with the failure in its row, and ``failed`` names such points.
+    """
     grid_file, out = Path(grid_file), Path(out)
     grid = yaml.safe_load(grid_file.read_text()) or {}
     if "notebook" not in grid or "choose" not in grid:
@@ -71,22 +96,34 @@ def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None
     check_names(notebook, {**(grid.get("base") or {}), **(grid.get("vary") or {})},
                 f" in the sweep grid {grid_file}")
     check_names(notebook, overrides or {}, " in --set")
-    rows = []
+    started = time.perf_counter()
+    jobs, requested = {}, {}
     for label, parameters in points(grid):
-        folder = out / _folder_name(label)
-        parameters = {**parameters, **(overrides or {}), "output_dir": str(folder.resolve())}
-        log(f"==> sweep point {label}")
-        folder.mkdir(parents=True, exist_ok=True)
-        papermill.execute_notebook(str(notebook), str(folder / notebook.name), parameters=parameters,
-                                   cwd=str(notebook.parent), progress_bar=False, kernel_name="python3")
-        document = json.loads((folder / "results" / f"{POINT}.json").read_text())
-        rows.append({"label": label, "parameters": document["parameters"], "metrics": document["results"]})
-    pick = (min if direction == "minimize" else max)(rows, key=lambda row: row["metrics"][metric])
+        folder = (out / _folder_name(label)).resolve()
+        requested[label] = {**parameters, **(overrides or {}), "output_dir": str(folder)}
+        jobs[label] = (str(notebook), str(folder), requested[label], label)
+    log(f"==> {len(jobs)} sweep points: {', '.join(jobs)}")
+    with executor(scheduler) as pool:
+        outcomes = run_all(run_point, jobs, pool=pool, log=lambda line: log(f"    sweep point {line}"))
+    rows = []
+    for label, outcome in outcomes.items():
+        if isinstance(outcome, Failure):
+            log(f"sweep point {label} failed:\n{outcome.traceback}")
+            rows.append({"label": label, "parameters": requested[label], "failed": outcome.error,
+                         "traceback": outcome.traceback})
+        else:
+            rows.append({"label": label, **outcome})
+    done = [row for row in rows if "failed" not in row]
+    pick = (min if direction == "minimize" else max)(done, key=lambda row: row["metrics"][metric]) if done else None
     for row in rows:
         row["chosen"] = row is pick
-    summary = {"grid": grid, "rule": f"{direction} {metric}", "chosen": pick["label"], "points": rows}
+    summary = {"grid": grid, "rule": f"{direction} {metric}", "chosen": pick["label"] if pick else None,
+               "failed": [row["label"] for row in rows if "failed" in row], "points": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out.with_suffix(".json"), json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    written = write_atomic(out.with_suffix(".json"), json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    if summary["failed"]:  # kept to be read, but older than anything, so that make runs the sweep again
+        os.utime(written, (0, 0))
+    timings.record("sweep", grid_file.stem, time.perf_counter() - started)
     return summary
 
 
@@ -96,7 +133,11 @@ def load(summary_file: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no sweep results at {path}; run the sweep first (`make sweep`, part of "
                                 "`make report`).")
-    return json.loads(path.read_text())
+    summary = json.loads(path.read_text())
+    if summary.get("failed"):
+        raise ValueError(f"the sweep in {path} is incomplete: the points {summary['failed']} failed (their "
+                         "tracebacks are in the file); fix the cause and run `make sweep` again.")
+    return summary
 
 
 def chosen_configuration(summary: dict, names, overrides: dict | None = None) -> dict:
@@ -123,6 +164,9 @@ def main(argv=None) -> int:
     parser.add_argument("out", help="output folder; the summary goes to <out>.json")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=YAML",
                         help="override a parameter in every point, e.g. --set cache_dir=build/cache")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="run the points on the Dask cluster at ADDRESS (default: $MLCMS_SCHEDULER, else a "
+                             "local process pool, one worker per core)")
     args = parser.parse_args(argv)
     overrides = {}
     for item in args.set:
@@ -131,10 +175,15 @@ def main(argv=None) -> int:
             parser.error(f"--set takes NAME=VALUE, got {item!r}")
         overrides[name] = yaml.safe_load(value)
     try:
-        summary = run(args.grid, args.out, overrides=overrides)
+        summary = run(args.grid, args.out, overrides=overrides, scheduler=args.scheduler)
     except ParameterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if summary["failed"]:
+        print(f"error: {len(summary['failed'])} of {len(summary['points'])} sweep points failed: "
+              f"{', '.join(summary['failed'])} (tracebacks above and in {Path(args.out).with_suffix('.json')})",
+              file=sys.stderr)
+        return 1
     print(f"chosen by '{summary['rule']}': {summary['chosen']} ({len(summary['points'])} points)")
     return 0
 

@@ -13,11 +13,13 @@ import dataclasses
 import json
 import math
 import os
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from . import vae
+from . import timings, vae
 from .cache import FolderCache, digest
 from .validation import validate_data
 
@@ -174,12 +176,33 @@ def compile_for_training(model: vae.VAE, config: TrainingConfig, n_samples: int)
     """Compile ``model`` with Adam so that one compiled call runs a whole epoch.
 
     The callbacks act at epoch ends only, so nothing is lost; XLA (TensorFlow, JAX) fuses the
-    element-wise work of each step. Both change the speed, not the arithmetic.
+    element-wise work of each step. Both change the speed, not the arithmetic. PyTorch runs one
+    step per call (Keras allows no more there) and without XLA.
     """
+    torch = keras.backend.backend() == "torch"
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  steps_per_execution=math.ceil(n_samples / config.batch_size),
-                  jit_compile=keras.backend.backend() != "torch")
+                  steps_per_execution=1 if torch else math.ceil(n_samples / config.batch_size),
+                  jit_compile=not torch)
     return model
+
+
+def fit_inputs(x_train: np.ndarray, x_validation: np.ndarray, config: TrainingConfig) -> tuple[dict, dict]:
+    """The arguments of ``fit`` that feed the data: ``(training, validation)``.
+
+    On TensorFlow, ``tf.data`` pipelines (shuffled each epoch, seeded with ``config.seed``): they
+    feed a step about twice as fast as Keras' own adapter of numpy arrays, which shows on small
+    data sets (``make bench-vae``). Elsewhere the arrays, shuffled by Keras.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return ({"x": x_train, "batch_size": config.batch_size, "shuffle": True},
+                {"validation_data": (x_validation, None), "validation_batch_size": config.batch_size})
+    import tensorflow as tf
+
+    training = (tf.data.Dataset.from_tensor_slices(x_train)
+                .shuffle(len(x_train), seed=config.seed, reshuffle_each_iteration=True)
+                .batch(config.batch_size).prefetch(2))
+    validation = tf.data.Dataset.from_tensor_slices(x_validation).batch(config.batch_size).cache()
+    return {"x": training, "shuffle": False}, {"validation_data": validation}
 
 
 def library_versions() -> dict[str, str]:
@@ -197,11 +220,35 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def describe(input_dim: int, config: TrainingConfig) -> str:
+    """A short name of a model, such as ``784-256x256-2 gaussian kl=1.0 lr=0.001 seed=0``."""
+    return (f"{input_dim}-{'x'.join(map(str, config.hidden))}-{config.latent_dim} {config.likelihood} "
+            f"kl={config.kl_weight} lr={config.learning_rate} seed={config.seed}")
+
+
 def cache_key(config: TrainingConfig, *arrays: np.ndarray) -> str:
     """Changes with the model settings, the code that defines and trains the model, the library
     versions (Keras, its backend, numpy), and the data."""
     code = [Path(vae.__file__), Path(__file__)]
     return digest(config.model_settings(), *code, library_versions(), *arrays)
+
+
+def _checked(x_train, x_validation, x_test, config: TrainingConfig) -> tuple:
+    if not isinstance(config, TrainingConfig):
+        raise TypeError(f"config must be a TrainingConfig, got {type(config).__name__}.")
+    x_train = validate_data(x_train, name="x_train", dtype=np.float32, value_range=config.value_range)
+    d = x_train.shape[1]
+    x_validation = validate_data(x_validation, name="x_validation", min_samples=1, n_features=d, dtype=np.float32,
+                                 value_range=config.value_range)
+    if x_test is not None:  # a test set may leave the training range (it is scaled with the training scaler)
+        x_test = validate_data(x_test, name="x_test", min_samples=1, n_features=d, dtype=np.float32,
+                               value_range=(0.0, 1.0) if config.likelihood == "bernoulli" else None)
+    return x_train, x_validation, x_test
+
+
+def _from_cache(cache: FolderCache, x_train, x_validation, x_test, config: TrainingConfig) -> TrainedVAE | None:
+    arrays = (x_train, x_validation) + (() if x_test is None else (x_test,))
+    return cache.load(cache_key(config, *arrays), lambda folder: _read(folder, x_train.shape[1]))
 
 
 def train_vae(x_train, x_validation, config: TrainingConfig, *, x_test=None,
@@ -212,26 +259,54 @@ def train_vae(x_train, x_validation, config: TrainingConfig, *, x_test=None,
     A cached model is reused when it kept the weights of every requested snapshot epoch; otherwise
     it is trained again (deterministically, to the same weights) keeping the union of both sets.
     """
-    if not isinstance(config, TrainingConfig):
-        raise TypeError(f"config must be a TrainingConfig, got {type(config).__name__}.")
-    x_train = validate_data(x_train, name="x_train", dtype=np.float32, value_range=config.value_range)
-    d = x_train.shape[1]
-    x_validation = validate_data(x_validation, name="x_validation", min_samples=1, n_features=d, dtype=np.float32,
-                                 value_range=config.value_range)
-    if x_test is not None:  # a test set may leave the training range (it is scaled with the training scaler)
-        x_test = validate_data(x_test, name="x_test", min_samples=1, n_features=d, dtype=np.float32,
-                               value_range=(0.0, 1.0) if config.likelihood == "bernoulli" else None)
-    arrays = (x_train, x_validation) + (() if x_test is None else (x_test,))
+    x_train, x_validation, x_test = _checked(x_train, x_validation, x_test, config)
     cache = FolderCache(cache_dir, "vae")
-    key = cache_key(config, *arrays)
-    cached = cache.load(key, lambda folder: _read(folder, d))
+    cached = _from_cache(cache, x_train, x_validation, x_test, config)
     if cached is not None and set(config.snapshot_epochs) <= set(cached.snapshot_weights):
         return cached
     if cached is not None:  # the same model, trained again to keep the weights of more epochs
         config = dataclasses.replace(config, snapshot_epochs=config.snapshot_epochs + tuple(cached.snapshot_weights))
     trained = _train(x_train, x_validation, x_test, config, verbose)
-    cache.store(key, lambda folder: _write(folder, trained))
+    arrays = (x_train, x_validation) + (() if x_test is None else (x_test,))
+    cache.store(cache_key(config, *arrays), lambda folder: _write(folder, trained))
     return trained
+
+
+def _train_into_cache(x_train, x_validation, x_test, config: TrainingConfig, cache_dir) -> int:
+    """``train_vae`` in a worker: the model goes to the cache, only its number of epochs comes back."""
+    return train_vae(x_train, x_validation, config, x_test=x_test, cache_dir=cache_dir, verbose=0).epochs_trained
+
+
+def train_many(x_train, x_validation, configs: Mapping[object, TrainingConfig], *, x_test=None,
+               cache_dir: str | os.PathLike | None = None, verbose: int = 2) -> dict[object, TrainedVAE]:
+    """``train_vae`` for each of ``configs`` on the same data: ``{name: trained}``.
+
+    The models that are not in the cache train at the same time, one per worker of
+    ``helpers.executor`` (a local process pool, or a Dask cluster), the longest first; then every
+    model is loaded from the cache. A model does not depend on where it was trained. Without a
+    cache, or with one model to train, they train here, one after another.
+    """
+    x_train, x_validation, x_test = _checked(x_train, x_validation, x_test, next(iter(configs.values())))
+    cache = FolderCache(cache_dir, "vae")
+    missing = {name: config for name, config in configs.items()
+               if (cached := _from_cache(cache, x_train, x_validation, x_test, config)) is None
+               or not set(config.snapshot_epochs) <= set(cached.snapshot_weights)}
+    if cache_dir is not None and len(missing) > 1:
+        from .executor import failures, run_all
+
+        longest_first = sorted(missing, key=lambda name: -missing[name].max_epochs * sum(missing[name].hidden))
+        outcomes = run_all(_train_into_cache, {_label(name): (x_train, x_validation, x_test, missing[name], cache_dir)
+                                               for name in longest_first})
+        failed = failures(outcomes)
+        if failed:
+            raise RuntimeError(f"{len(failed)} of {len(missing)} trainings failed:\n"
+                               + "\n".join(f"--- {failure.label}\n{failure.traceback}" for failure in failed))
+    return {name: train_vae(x_train, x_validation, config, x_test=x_test, cache_dir=cache_dir, verbose=verbose)
+            for name, config in configs.items()}
+
+
+def _label(name) -> str:
+    return " ".join(map(str, name)) if isinstance(name, tuple) else str(name)
 
 
 def _train(x_train, x_validation, x_test, config: TrainingConfig, verbose: int) -> TrainedVAE:
@@ -244,14 +319,18 @@ def _train(x_train, x_validation, x_test, config: TrainingConfig, verbose: int) 
     test_losses: list[float] = []
     if x_test is not None:
         callbacks.append(_TestLoss(x_test, config.seed, test_losses))
-    fit = model.fit(x_train, None, batch_size=config.batch_size, epochs=config.max_epochs, shuffle=True,
-                    validation_data=(x_validation, None), verbose=verbose, callbacks=callbacks)
+    training, validation = fit_inputs(x_train, x_validation, config)
+    started = time.perf_counter()
+    fit = model.fit(**training, **validation, epochs=config.max_epochs, verbose=verbose, callbacks=callbacks)
+    seconds = time.perf_counter() - started
     if selector.diverged_at is not None:
         raise FloatingPointError(
             f"training diverged: the loss was not finite after epoch {selector.diverged_at} (learning rate "
             f"{config.learning_rate}); lower the learning rate or check the data's scale."
         )
     history = {HISTORY_NAMES.get(name, name): [float(v) for v in values] for name, values in fit.history.items()}
+    timings.record("model", describe(x_train.shape[1], config), seconds, epochs=len(fit.history["loss"]),
+                   backend=keras.backend.backend())
     if x_test is not None:
         history["test_loss"] = [float(v) for v in test_losses]
     epochs = len(history["training_loss"])

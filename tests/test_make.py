@@ -2,6 +2,7 @@
 tasks, distclean, and builds that give the same bytes with -j1 and -j2 and from check-reproducible."""
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -136,12 +137,13 @@ def test_distclean_removes_downloads_and_keeps_the_users_files(tmp_path):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """The same small build made with -j2 and with -j1, each in its own copy."""
+    """The same small build made with -j2 and with -j1, each in its own copy: notebooks at the same
+    time and trainings in a pool of two processes, or everything one after another in one process."""
     require_latex()
     folders = {}
     for jobs in ("-j2", "-j1"):
         copy = copy_checkout(tmp_path_factory.mktemp(f"build{jobs}"))
-        result = make(copy, jobs, "report", *SMALL)
+        result = make(copy, jobs, "report", *SMALL, JOBS=jobs[2:], MLCMS_WORKERS=jobs[2:])
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         folders[jobs] = copy
     return folders
@@ -152,6 +154,18 @@ def test_a_parallel_build_gives_the_same_bytes_as_a_serial_one(built):
     assert len(parallel) > 10 and "report/build/report.pdf" in parallel
     assert parallel == serial
     assert list((built["-j2"] / "build" / "runs").iterdir()) == []  # no run folder left behind
+
+
+def test_a_build_records_the_time_of_each_step_and_a_second_build_has_nothing_to_do(built):
+    timings = json.loads((built["-j2"] / "build" / "timings.json").read_text())
+    assert set(timings["steps"]["notebook"]) == {"task1_pca", "task2_diffusion_maps"}
+    assert list(timings["steps"]["report"]) == ["PDF (nbconvert, XeLaTeX)"]
+    assert all(seconds > 0 for steps in timings["steps"].values() for seconds in steps.values())
+    assert timings["wall_seconds"] >= max(timings["steps"]["notebook"].values())
+    again = make(built["-j2"], "report", *SMALL)
+    assert again.returncode == 0 and "==> nothing to do: the report is up to date" in again.stdout
+    assert json.loads((built["-j2"] / "build" / "timings.json").read_text()) == timings  # the last build's
+    assert not (built["-j2"] / "build" / "timings").exists() or not any((built["-j2"] / "build" / "timings").iterdir())
 
 
 def test_check_reproducible_builds_elsewhere_and_leaves_the_report_alone(built):

@@ -147,21 +147,26 @@ def test_other_value_ranges_are_checked_against_the_configured_range():
     assert np.isfinite(trained.history["validation_loss"]).all()
 
 
-def test_the_same_code_trains_on_jax():
-    """KERAS_BACKEND is fixed per process, so the JAX run happens in a child process."""
-    pytest.importorskip("jax")
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_the_same_code_trains_on_every_keras_backend(backend):
+    """KERAS_BACKEND is fixed per process, so each run happens in a child process. PyTorch allows
+    one step per compiled call only; JAX (like TensorFlow) runs a whole epoch in one."""
+    pytest.importorskip(backend)
     script = (
         "import numpy as np\n"
         "import keras\n"
-        "from helpers.vae_training import TrainingConfig, train_vae\n"
-        "assert keras.backend.backend() == 'jax'\n"
+        "from helpers import vae\n"
+        "from helpers.vae_training import TrainingConfig, compile_for_training, train_vae\n"
+        f"assert keras.backend.backend() == {backend!r}\n"
         "x = np.random.default_rng(0).uniform(size=(512, 20)).astype(np.float32)\n"
         "config = TrainingConfig(hidden=(16,), max_epochs=4, min_epochs=0, snapshot_epochs=(1,))\n"
         "losses = train_vae(x[:384], x[384:], config, verbose=0).history['validation_loss']\n"
+        "print(compile_for_training(vae.VAE(20, 2, (16,)), config, 384).steps_per_execution)\n"
         "print(losses[0], losses[-1])\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": "jax"},
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": backend},
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    first, last = map(float, done.stdout.split()[-2:])
-    assert last < first
+    steps, first, last = done.stdout.split()[-3:]
+    assert int(steps) == (1 if backend == "torch" else 3)  # 384 samples in batches of 128
+    assert float(last) < float(first)
