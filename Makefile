@@ -105,14 +105,16 @@ help:
 # ---------------------------------------------------------------- set-up
 setup: $(SETUP)
 
+# --no-compile: Python compiles a module when it is first imported; compiling every file of every
+# package at installation took half of the installation's time.
 $(SETUP): requirements.txt requirements-no-deps.txt pyproject.toml
 	@if [ ! -x "$(PYTHON)" ]; then echo "==> creating virtual environment $(VENV)"; $(BOOTSTRAP_PYTHON) -m venv "$(VENV)"; fi
 	@$(subst "$(PYTHON)",env -u PYTHONPATH "$(PYTHON)",$(HELPERS_FROM)); if [ -n "$$found" ] && [ -d "$$found/helpers" ] && [ "$$found" != "$$(cd "$(CURDIR)" && pwd -P)" ]; then \
 	    $(OTHER_CHECKOUT); fi
 	@echo "==> installing Python requirements into $(VENV)"
 	@$(TIMED); "$(PYTHON)" -m pip install --upgrade pip > "$(VENV)/pip.log" 2>&1 \
-	    && "$(PYTHON)" -m pip install -r requirements.txt -e . >> "$(VENV)/pip.log" 2>&1 \
-	    && "$(PYTHON)" -m pip install --no-deps -r requirements-no-deps.txt >> "$(VENV)/pip.log" 2>&1 \
+	    && "$(PYTHON)" -m pip install --no-compile -r requirements.txt -e . >> "$(VENV)/pip.log" 2>&1 \
+	    && "$(PYTHON)" -m pip install --no-compile --no-deps -r requirements-no-deps.txt >> "$(VENV)/pip.log" 2>&1 \
 	    || { tail -n 40 "$(VENV)/pip.log"; echo "pip failed; full log: $(VENV)/pip.log" >&2; exit 1; }; \
 	    $(RECORD) setup "Python packages (pip)" --since $$start
 	@touch $@
@@ -152,7 +154,7 @@ datafold:
 $(DATAFOLD_VENV)/.installed: requirements-datafold.txt
 	@echo "==> creating $(DATAFOLD_VENV) with datafold (Task 2 compares our diffusion maps with it)"
 	@rm -rf "$(DATAFOLD_VENV)" && $(BOOTSTRAP_PYTHON) -m venv "$(DATAFOLD_VENV)"
-	@$(TIMED); "$(DATAFOLD_VENV)/bin/python" -m pip install --quiet --no-deps -r requirements-datafold.txt \
+	@$(TIMED); "$(DATAFOLD_VENV)/bin/python" -m pip install --quiet --no-compile --no-deps -r requirements-datafold.txt \
 	    > "$(DATAFOLD_VENV)/pip.log" 2>&1 \
 	    || { tail -n 20 "$(DATAFOLD_VENV)/pip.log"; mv "$(DATAFOLD_VENV)/pip.log" "$(DATAFOLD_VENV).log"; \
 	         rm -rf "$(DATAFOLD_VENV)"; mkdir -p "$(DATAFOLD_VENV)"; mv "$(DATAFOLD_VENV).log" "$(DATAFOLD_VENV)/pip.log"; \

@@ -11,8 +11,9 @@ the model cache at the same paths, as on one machine or a shared file system.
 
 ``MLCMS_WORKERS`` sets the size of the local pool; ``MLCMS_WORKERS=1`` runs everything in the
 calling process, one run after another. Each local worker gets an equal share of the cores as
-threads (``thread_settings``), set before it imports a numerical library: small matrices train
-faster as several one-threaded processes than as one process with several threads.
+threads (``thread_settings``, set before it imports a numerical library), unless the caller asks
+for more: small networks, such as the sweep's, train faster as several one-threaded processes
+than as one process with several threads.
 """
 
 from __future__ import annotations
@@ -79,11 +80,12 @@ class InlineExecutor(cf.Executor):
 
 
 @contextlib.contextmanager
-def executor(scheduler: str | None = None, *, max_workers: int | None = None,
+def executor(scheduler: str | None = None, *, max_workers: int | None = None, threads: int | None = None,
              timeout: float = 30.0) -> Iterator[cf.Executor]:
     """The executor for independent runs: Dask at ``scheduler`` (or ``MLCMS_SCHEDULER``), else a
     local pool of ``max_workers`` processes (default ``local_workers()``), each started fresh
-    ("spawn") with its share of the cores as threads. ``timeout``: seconds to wait for the scheduler."""
+    ("spawn") with ``threads`` threads (default: its share of the cores). ``timeout``: seconds to
+    wait for the scheduler."""
     scheduler = scheduler or os.environ.get(SCHEDULER_VARIABLE, "").strip() or None
     if scheduler:
         try:
@@ -104,7 +106,7 @@ def executor(scheduler: str | None = None, *, max_workers: int | None = None,
     if workers == 1:
         yield InlineExecutor()
         return
-    settings = thread_settings(max(1, cores() // workers))
+    settings = thread_settings(threads or max(1, cores() // workers))
     with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                 initializer=_start_worker, initargs=(settings,)) as pool:
         yield pool
@@ -120,12 +122,12 @@ class Failure:
 
 
 def run_all(fn: Callable, jobs: Mapping[str, tuple], *, pool: cf.Executor | None = None,
-            log: Callable[[str], None] | None = None) -> dict[str, object]:
-    """Run ``fn(*args)`` for every ``label: args`` of ``jobs`` on ``pool`` (default: ``executor()``)
+            log: Callable[[str], None] | None = None, **settings) -> dict[str, object]:
+    """Run ``fn(*args)`` for every ``label: args`` of ``jobs`` on ``pool`` (default: ``executor(**settings)``)
     and return ``{label: result}`` in the jobs' order; a run that raised gives a ``Failure`` in its
     place while the others finish. ``log`` hears of each run as it ends."""
     if pool is None:
-        with executor() as pool:
+        with executor(**settings) as pool:
             return run_all(fn, jobs, pool=pool, log=log)
     futures = {pool.submit(fn, *args): label for label, args in jobs.items()}
     outcomes: dict[str, object] = {}
