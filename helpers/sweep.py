@@ -19,6 +19,7 @@ cluster with ``--scheduler``), and the table of all points is written atomically
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -78,7 +79,7 @@ def run_point(notebook: str, folder: str, parameters: dict, label: str = "") -> 
 
 
 def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None, scheduler: str | None = None,
-        log=print) -> dict:
+        log=functools.partial(print, flush=True)) -> dict:
     """Execute every point of the sweep in ``grid_file`` on the executor (``helpers.executor``: a
     local process pool, or the Dask cluster at ``scheduler``); return and write the summary.
 

@@ -68,6 +68,7 @@ def test_an_unreachable_scheduler_says_what_to_do():
             pass
 
 
+@pytest.mark.slow
 def test_models_trained_at_once_in_a_pool_equal_models_trained_alone(tmp_path, monkeypatch):
     monkeypatch.setenv(executor.WORKERS_VARIABLE, "2")
     rng = np.random.default_rng(0)
@@ -85,6 +86,7 @@ def test_models_trained_at_once_in_a_pool_equal_models_trained_alone(tmp_path, m
         assert alone.history == pooled[name].history
 
 
+@pytest.mark.slow
 def test_a_failing_sweep_point_is_marked_in_the_table_and_the_other_points_finish(tmp_path):
     grid = yaml.safe_load(SMOKE_GRID.read_text())
     grid["vary"] = {"latent_dim": [0]}  # refused by the notebook's range check, in its kernel
@@ -102,6 +104,7 @@ def test_a_failing_sweep_point_is_marked_in_the_table_and_the_other_points_finis
         sweep.load(table_file)
 
 
+@pytest.mark.slow
 def test_the_smoke_sweep_on_a_dask_cluster_gives_the_local_pool_s_table(smoke_root, tmp_path):
     distributed = pytest.importorskip("distributed")
     local = json.loads((smoke_root / "sweeps" / "task4_fire_evacuation.json").read_text())
