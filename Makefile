@@ -31,11 +31,11 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # The Keras backend is always explicit, so that a change of it reruns the tasks that use Keras.
 export KERAS_BACKEND ?= tensorflow
 
-# Notebooks run one after another (JOBS=2: two at a time); inside them, independent trainings and
-# sweep points go to helpers/executor.py: a process per core, or the Dask cluster at MLCMS_SCHEDULER
-# (e.g. MLCMS_SCHEDULER=tcp://10.0.0.5:8786 make report). Trainings already keep every core busy:
-# running notebooks side by side as well only makes processes wait for each other.
-JOBS ?= 1
+# Independent notebooks run at the same time (JOBS, default: the number of cores; JOBS=1: one after
+# another); inside them, independent trainings and sweep points go to helpers/executor.py: a process
+# per core, or the Dask cluster at MLCMS_SCHEDULER (e.g. MLCMS_SCHEDULER=tcp://10.0.0.5:8786 make report).
+# On two cores a first build took 975 s with JOBS=2 and 1152 s with JOBS=1 (build/timings.json).
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 export MLCMS_SCHEDULER ?=
 
 # Every step of a build records its time into a folder of that build (helpers/timings.py); at the
@@ -91,7 +91,7 @@ DATA_STAMPS := $(DATA_FILES:%=build/data/%.sha256)
 help:
 	@echo "make report              run the notebooks that changed and build $(REPORT)"
 	@echo "                         (PARAMS=params/smoke: a fast build from the smoke parameters)"
-	@echo "                         (JOBS=2: two notebooks at a time; MLCMS_SCHEDULER=ADDRESS: trainings and sweep"
+	@echo "                         (JOBS=1: one notebook at a time; MLCMS_SCHEDULER=ADDRESS: trainings and sweep"
 	@echo "                         points on that Dask cluster; times of each step: build/timings.json)"
 	@echo "make test                lint and run the tests (unit, data, notebook smoke runs, report)"
 	@echo "make notebooks           only run the notebooks (build/notebooks/*.ipynb, figures/, results/)"
