@@ -79,13 +79,14 @@ def run_point(notebook: str, folder: str, parameters: dict, label: str = "") -> 
 
 
 def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None, scheduler: str | None = None,
-        log=functools.partial(print, flush=True)) -> dict:
+        log=None) -> dict:
     """Execute every point of the sweep in ``grid_file`` on the executor (``helpers.executor``: a
     local process pool, or the Dask cluster at ``scheduler``); return and write the summary.
 
     A point that fails is reported with its label and traceback while the others finish; the
     summary is written all the same, with the failure in its row, and ``failed`` names such points.
     """
+    log = log or functools.partial(print, flush=True)  # flushed: make's output may be a pipe
     grid_file, out = Path(grid_file), Path(out)
     grid = yaml.safe_load(grid_file.read_text()) or {}
     if "notebook" not in grid or "choose" not in grid:

@@ -134,14 +134,17 @@ class VAE(keras.Model):
         out = self.decoder_output(z)
         return ops.sigmoid(out) if self.likelihood == "bernoulli" else out
 
-    def forward(self, x, seed):
-        """Encode, draw one z from q(z|x) with noise from ``seed`` (reparameterised), decode."""
+    def pass_through(self, x, seed):
+        """Encode, draw one z from q(z|x) with noise from ``seed`` (reparameterised), decode.
+
+        (Not named ``forward``: on the PyTorch backend a Keras model is a ``torch.nn.Module``,
+        whose ``forward`` Keras calls with the arguments of ``call``.)"""
         mean, log_var = self.encode(x)
         z = reparameterize(mean, log_var, seed)
         return {"z_mean": mean, "z_log_var": log_var, "decoded": self.decoder_output(z)}
 
     def call(self, x, training=False):
-        return self.forward(x, self.noise)
+        return self.pass_through(x, self.noise)
 
     # ---------------------------------------------------------------- loss
     def elbo_terms(self, x, outputs):

@@ -18,7 +18,7 @@ def negative_elbo(model: vae.VAE, x, *, batch_size: int = 1000, seed: int = 0) -
     totals = np.zeros(2)
     for start in range(0, len(x), batch_size):
         batch = ops.convert_to_tensor(x[start:start + batch_size])
-        reconstruction, kl = model.elbo_terms(batch, model.forward(batch, generator))
+        reconstruction, kl = model.elbo_terms(batch, model.pass_through(batch, generator))
         totals += [float(ops.sum(reconstruction)), float(ops.sum(kl))]
     reconstruction, kl = totals / len(x)
     return {"negative_elbo": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}

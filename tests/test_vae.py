@@ -60,7 +60,7 @@ def test_the_kl_weight_scales_the_kl_term_of_the_loss():
     for weight in (0.0, 1.0, 3.0):
         model = _model(kl_weight=weight, seed=1)
         model.set_weights(weights)  # identical weights, only the KL weight differs
-        outputs = model.forward(x, 7)  # the same posterior draw for every model
+        outputs = model.pass_through(x, 7)  # the same posterior draw for every model
         reconstruction, kl = (keras.ops.convert_to_numpy(t) for t in model.elbo_terms(x, outputs))
         losses[weight] = float(keras.ops.convert_to_numpy(model.compute_loss(x, None, outputs)))
         assert losses[weight] == pytest.approx(np.mean(reconstruction + weight * kl), rel=1e-5)
