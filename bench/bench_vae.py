@@ -6,7 +6,7 @@ Also measures the machine's float32 matrix-multiply rate, to say how close train
     python bench/bench_vae.py [--epochs 3]
 
 The reference runs on TensorFlow; our model is timed on TensorFlow in the same process, in one
-single-threaded process per core started together (as ``make report`` trains independent models),
+single-threaded process per core started together (a pool, as the sweep runs its points),
 and, where JAX or PyTorch is installed, on that backend in a child process (KERAS_BACKEND is fixed
 per process).
 """
@@ -151,8 +151,8 @@ def main():
     rows = {name: float(np.median(seconds)) for name, seconds in times.items()}
     workers = executor.cores()
     pooled = in_children(args.epochs, workers, **executor.thread_settings(1))
-    if pooled is not None:  # as make report trains: one single-threaded worker per core, side by side
-        rows[f"ours, {workers} processes x 1 thread at once (make report)"] = float(np.median(pooled)) / workers
+    if pooled is not None:  # a pool of one single-threaded worker per core, side by side
+        rows[f"ours, {workers} processes x 1 thread at once (a pool)"] = float(np.median(pooled)) / workers
     for backend in ("jax", "torch"):
         if importlib.util.find_spec(backend) is not None:
             seconds = in_children(args.epochs, KERAS_BACKEND=backend)
