@@ -31,7 +31,7 @@ import yaml
 
 from helpers import timings
 from helpers.atomic import write_atomic
-from helpers.executor import Failure, executor, run_all
+from helpers.executor import Failure, run_all
 from helpers.notebook import ParameterError
 from helpers.parameters_cell import check_names
 from helpers.paths import ROOT
@@ -63,9 +63,10 @@ def _folder_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label)
 
 
-def run_point(notebook: str, folder: str, parameters: dict, label: str = "") -> dict:
+def run_point(notebook: str, folder: str, parameters: dict) -> dict:
     """Execute the sweep's notebook once into ``folder`` (in whichever process the executor chose):
-    its parameters and metrics as it saved them (results/point.json)."""
+    its parameters and metrics as it saved them (results/point.json). The folder is named by the
+    point's label."""
     import papermill
 
     started = time.perf_counter()
@@ -74,7 +75,7 @@ def run_point(notebook: str, folder: str, parameters: dict, label: str = "") -> 
     papermill.execute_notebook(str(notebook), str(folder / notebook.name), parameters=parameters,
                                cwd=str(notebook.parent), progress_bar=False, kernel_name="python3")
     document = json.loads((folder / "results" / f"{POINT}.json").read_text())
-    timings.record("sweep point", label or folder.name, time.perf_counter() - started)
+    timings.record("sweep point", folder.name, time.perf_counter() - started)
     return {"parameters": document["parameters"], "metrics": document["results"]}
 
 
@@ -103,10 +104,9 @@ def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None
     for label, parameters in points(grid):
         folder = (out / _folder_name(label)).resolve()
         requested[label] = {**parameters, **(overrides or {}), "output_dir": str(folder)}
-        jobs[label] = (str(notebook), str(folder), requested[label], label)
+        jobs[label] = (str(notebook), str(folder), requested[label])
     log(f"==> {len(jobs)} sweep points: {', '.join(jobs)}")
-    with executor(scheduler) as pool:
-        outcomes = run_all(run_point, jobs, pool=pool, log=lambda line: log(f"    sweep point {line}"))
+    outcomes = run_all(run_point, jobs, scheduler=scheduler, log=lambda line: log(f"    sweep point {line}"))
     rows = []
     for label, outcome in outcomes.items():
         if isinstance(outcome, Failure):
