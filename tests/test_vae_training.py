@@ -170,3 +170,29 @@ def test_the_same_code_trains_on_every_keras_backend(backend):
     steps, first, last = done.stdout.split()[-3:]
     assert int(steps) == (1 if backend == "torch" else 3)  # 384 samples in batches of 128
     assert float(last) < float(first)
+
+
+def test_the_tensorflow_pipeline_runs_on_its_own_thread_and_feeds_the_same_batches():
+    """fit_inputs' tf.data pipelines run without tf.data's autotuning, on one private thread (they
+    took cores from the training step otherwise); the batches of each epoch are those of the same
+    pipeline with tf.data's default options, so the trained weights do not change."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the tf.data pipelines are TensorFlow's")
+    import tensorflow as tf
+
+    from helpers.vae_training import fit_inputs
+
+    x = np.random.default_rng(0).uniform(size=(300, 5)).astype(np.float32)
+    config = TrainingConfig(batch_size=64, seed=3)
+    training, validation = fit_inputs(x[:250], x[250:], config)
+    dataset = training["x"]
+    options = dataset.options()
+    assert options.autotune.enabled is False and options.threading.private_threadpool_size == 1
+    assert validation["validation_data"].options().threading.private_threadpool_size == 1
+    default = (tf.data.Dataset.from_tensor_slices(x[:250]).shuffle(250, seed=3, reshuffle_each_iteration=True)
+               .batch(64))
+    for _ in range(2):  # two epochs: reshuffled alike
+        ours, theirs = [b.numpy() for b in dataset], [b.numpy() for b in default]
+        assert [b.shape[0] for b in ours] == [64, 64, 64, 58]
+        assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    assert not np.array_equal(ours[0], x[:64])  # shuffled
