@@ -184,6 +184,14 @@ notebooks sweep report: check-venv
 
 _notebooks: $(EXECUTED)
 
+# In a whole build the notebooks that train Keras models wait for the sweeps: the sweeps' small
+# networks wait on their own threads between thousands of short steps, and slow down far more
+# than other work when the cores are busy training (the Task 4 sweep took 156 s alone, 590 s
+# beside Task 3's trainings). The other notebooks run beside the sweeps.
+ifneq ($(filter _report _notebooks,$(MAKECMDGOALS)),)
+$(foreach task,$(TASKS),$(if $(filter $(BACKEND_STAMP),$(ENV_$(task))),$(eval build/notebooks/$(task).ipynb: | $(SWEEPS))))
+endif
+
 # helpers/run_notebook.py checks the parameter names, runs papermill into a folder of its own
 # and publishes figures/<task>/, results/ and the executed notebook together, only on success.
 .SECONDEXPANSION:
