@@ -110,6 +110,25 @@ def test_the_keras_backend_stamp_changes_only_with_the_backend(tmp_path):
     assert "ENV_task2_diffusion_maps := build/env/datafold" in rules  # Task 2 reruns when datafold comes or goes
 
 
+def test_in_a_whole_build_the_sweep_runs_before_the_notebooks_that_train_and_beside_the_others(tmp_path):
+    """The sweep's small networks slow down far more than other work beside Task 3's trainings, so
+    a whole build runs Task 3 after the sweep; Tasks 1 and 2 need not wait (a dry run shows the order)."""
+    copy = copy_checkout(tmp_path / "copy")
+    dry = make(copy, "-n", "-j1", "_report")
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    lines = dry.stdout.splitlines()
+
+    def first(text):
+        return next(i for i, line in enumerate(lines) if text in line)
+
+    sweep = first('-m helpers.sweep "params/sweeps/task4_fire_evacuation.yaml"')
+    assert first('run_notebook "notebooks/task1_pca.ipynb"') < sweep
+    assert first('run_notebook "notebooks/task2_diffusion_maps.ipynb"') < sweep
+    assert sweep < first('run_notebook "notebooks/task3_vae_mnist.ipynb"')
+    alone = make(copy, "-n", "build/notebooks/task3_vae_mnist.ipynb")  # asked for alone, Task 3 does not wait
+    assert alone.returncode == 0 and "helpers.sweep" not in alone.stdout
+
+
 def test_a_datafold_that_cannot_be_installed_leaves_the_build_going_and_is_retried_on_request(tmp_path):
     copy = copy_checkout(tmp_path / "copy")
     (copy / "requirements-datafold.txt").write_text("no-such-package-for-this-test==0.0.1\n")
