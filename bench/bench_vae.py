@@ -72,10 +72,7 @@ def reference_epoch(x, quiet_pipeline=False):
     step = reference_step_fn(model, keras.optimizers.Adam(1e-3))
     dataset = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=0).batch(128)
     if quiet_pipeline:
-        options = tf.data.Options()
-        options.autotune.enabled = False
-        options.threading.private_threadpool_size = 1
-        dataset = dataset.with_options(options)
+        dataset = dataset.with_options(vae_training.quiet_pipeline_options())
     for batch in dataset.take(5):  # trace and warm up
         step(batch)
 

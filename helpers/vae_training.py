@@ -186,6 +186,17 @@ def compile_for_training(model: vae.VAE, config: TrainingConfig, n_samples: int)
     return model
 
 
+def quiet_pipeline_options():
+    """``tf.data.Options`` for a pipeline that runs on one thread of its own, without autotuning
+    (see ``fit_inputs``)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.threading.private_threadpool_size = 1
+    return options
+
+
 def fit_inputs(x_train: np.ndarray, x_validation: np.ndarray, config: TrainingConfig) -> tuple[dict, dict]:
     """The arguments of ``fit`` that feed the data: ``(training, validation)``.
 
@@ -202,9 +213,7 @@ def fit_inputs(x_train: np.ndarray, x_validation: np.ndarray, config: TrainingCo
                 {"validation_data": (x_validation, None), "validation_batch_size": config.batch_size})
     import tensorflow as tf
 
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    options.threading.private_threadpool_size = 1
+    options = quiet_pipeline_options()
     training = (tf.data.Dataset.from_tensor_slices(x_train)
                 .shuffle(len(x_train), seed=config.seed, reshuffle_each_iteration=True)
                 .batch(config.batch_size).prefetch(2).with_options(options))
