@@ -54,10 +54,29 @@ def gaussian_kl(mean, log_var):
     return 0.5 * ops.sum(ops.exp(log_var) + mean * mean - 1.0 - log_var, axis=-1)
 
 
+def standard_normal(shape, seed):
+    """Draws from N(0, I): the numbers ``keras.random.normal(shape, seed=seed)`` gives, faster.
+
+    On TensorFlow with a SeedGenerator it names the algorithm, Philox, that TensorFlow chooses
+    by itself. The draws are the same bit for bit (tests/test_vae.py), but XLA on the CPU
+    expands the chosen algorithm into about ten times slower code: 128x32 draws took 1.0 ms
+    against 0.1 ms, a fifth of a 32-D MNIST epoch.
+    """
+    if keras.backend.backend() == "tensorflow" and isinstance(seed, keras.random.SeedGenerator):
+        import tensorflow as tf
+
+        state = seed.next()  # as keras.random.normal draws it, then casts it for the stateless op
+        if state.dtype != tf.int32:
+            state = tf.cast(tf.math.floormod(state, tf.int32.max - 1), tf.int32)
+        return tf.random.stateless_normal(shape, seed=state, mean=0.0, stddev=1.0, dtype=keras.config.floatx(),
+                                          alg="philox")
+    return keras.random.normal(shape, seed=seed)
+
+
 def reparameterize(mean, log_var, seed):
     """z = mean + exp(log_var / 2) * noise: a draw from N(mean, diag(exp(log_var))) that gradients
     pass through; ``seed`` is a keras SeedGenerator (or an int)."""
-    return mean + ops.exp(0.5 * log_var) * keras.random.normal(ops.shape(mean), seed=seed)
+    return mean + ops.exp(0.5 * log_var) * standard_normal(ops.shape(mean), seed)
 
 
 # --------------------------------------------------------------------------- model

@@ -48,6 +48,35 @@ def test_reparameterized_draws_have_the_posterior_moments():
     np.testing.assert_allclose(z.std(axis=0), [0.5, 2.0], rtol=0.01)
 
 
+def _three_draws(draw, compiled):
+    """Three (128, 32) draws from a fresh SeedGenerator, and the generator's state after them."""
+    generator = keras.random.SeedGenerator(5)
+
+    def three():
+        return [draw((128, 32), generator) for _ in range(3)]
+
+    if compiled:
+        import tensorflow as tf
+
+        three = tf.function(three, jit_compile=True)
+    draws = [keras.ops.convert_to_numpy(d) for d in three()]
+    return draws, keras.ops.convert_to_numpy(generator.state.value)
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "xla"])
+def test_the_posterior_noise_is_keras_own_normal_draws_bit_for_bit(compiled):
+    # standard_normal names TensorFlow's algorithm for speed; the draws, and so every trained
+    # model, must stay those of keras.random.normal, eagerly and inside XLA-compiled training.
+    if compiled and keras.backend.backend() != "tensorflow":
+        pytest.skip("XLA compilation through tf.function needs the TensorFlow backend")
+    ours, our_state = _three_draws(vae.standard_normal, compiled)
+    theirs, their_state = _three_draws(lambda shape, seed: keras.random.normal(shape, seed=seed), compiled)
+    for mine, keras_draw in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(mine, keras_draw)
+    assert not np.array_equal(ours[0], ours[1])  # the generator moves on between draws
+    np.testing.assert_array_equal(our_state, their_state)
+
+
 def _model(**kwargs):
     model = vae.VAE(6, latent_dim=2, hidden=(8,), **kwargs)
     model.build((None, 6))
