@@ -2,7 +2,8 @@
 the TensorFlow CVAE tutorial (the same architecture, a GradientTape step inside tf.function),
 on the full MNIST training set, batch 128, 2-D latent space, in one run.
 
-Also measures the machine's float32 matrix-multiply rate, to say how close training comes to it.
+Also measures the machine's float32 matrix-multiply rate, to say how close training comes to it,
+and the posterior noise of a 32-D model's step drawn as Keras draws it and as our model does.
     python bench/bench_vae.py [--epochs 5]
 
 The reference runs on TensorFlow; our model is timed on TensorFlow in the same process, in one
@@ -133,6 +134,24 @@ def matmul_rate(n=2048, repeats=20):
     return 2 * n**3 * repeats / (time.perf_counter() - start)
 
 
+def noise_seconds(draw, shape=(128, 32), repeats=400):
+    """Seconds per draw of ``shape`` posterior noise inside one XLA-compiled loop, as in training
+    (``draw(shape, seed_generator)``; the sum uses every number, so none is left undrawn)."""
+    generator = keras.random.SeedGenerator(0)
+
+    @tf.function(jit_compile=True)
+    def draws():
+        total = tf.zeros(shape)
+        for _ in tf.range(repeats):
+            total += draw(shape, generator)
+        return total
+
+    draws().numpy()  # compile
+    start = time.perf_counter()
+    draws().numpy()
+    return (time.perf_counter() - start) / repeats
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per implementation (median reported)")
@@ -171,6 +190,10 @@ def main():
         print(f"{name:52s} {seconds:8.2f} {rate:10.0f} {reference / seconds:6.2f}x "
               f"{rate * FLOPS_PER_SAMPLE / 1e9:8.1f} {rate * FLOPS_PER_SAMPLE / peak:8.1%}")
     print(f"float32 matmul 2048x2048 on this machine: {peak / 1e9:.1f} GFLOP/s")
+    keras_noise = noise_seconds(lambda shape, seed: keras.random.normal(shape, seed=seed))
+    our_noise = noise_seconds(vae.standard_normal)
+    print(f"posterior noise of a 32-D step (128x32 draws, XLA): keras.random.normal {keras_noise * 1e6:.0f} us, "
+          f"vae.standard_normal {our_noise * 1e6:.0f} us ({keras_noise / our_noise:.1f}x; the same numbers)")
     print(f"(the {workers}-process row: the time of one epoch of all processes together, divided by {workers}; "
           "a pool's throughput)")
 
