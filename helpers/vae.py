@@ -76,6 +76,8 @@ def standard_normal(shape, seed):
 def reparameterize(mean, log_var, seed):
     """z = mean + exp(log_var / 2) * noise: a draw from N(mean, diag(exp(log_var))) that gradients
     pass through; ``seed`` is a keras SeedGenerator (or an int)."""
+    mean = ops.convert_to_tensor(mean)
+    log_var = ops.cast(log_var, mean.dtype)
     return mean + ops.exp(0.5 * log_var) * standard_normal(ops.shape(mean), seed)
 
 
