@@ -24,6 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
+from . import step_loops  # noqa: E402
+
 LOG_2PI = math.log(2.0 * math.pi)
 LIKELIHOODS = ("gaussian", "bernoulli")
 
@@ -166,6 +168,16 @@ class VAE(keras.Model):
 
     def call(self, x, training=False):
         return self.pass_through(x, self.noise)
+
+    def make_train_function(self, force=False):
+        """Keras' training function; on TensorFlow and JAX, one that trains on runs of batches in
+        compiled loops of Keras' own step (``helpers.step_loops``: the same weights, faster)."""
+        if self.train_function is not None and not force:
+            return self.train_function
+        super().make_train_function(force=True)
+        if step_loops.applies(self):
+            self.train_function = step_loops.train_function(self, self.train_function)
+        return self.train_function
 
     # ---------------------------------------------------------------- loss
     def elbo_terms(self, x, outputs):

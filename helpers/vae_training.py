@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import timings, vae
+from . import step_loops, timings, vae
 from .cache import FolderCache, digest
 from .validation import validate_data
 
@@ -176,8 +176,9 @@ def compile_for_training(model: vae.VAE, config: TrainingConfig, n_samples: int)
     """Compile ``model`` with Adam so that one compiled call runs a whole epoch.
 
     The callbacks act at epoch ends only, so nothing is lost; XLA (TensorFlow, JAX) fuses the
-    element-wise work of each step. Both change the speed, not the arithmetic. PyTorch runs one
-    step per call (Keras allows no more there) and without XLA.
+    element-wise work of each step, and the VAE trains in compiled loops of steps
+    (``helpers.step_loops``). All change the speed, not the arithmetic. PyTorch runs one step per
+    call (Keras allows no more there) and without XLA.
     """
     torch = keras.backend.backend() == "torch"
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -245,7 +246,7 @@ def describe(input_dim: int, config: TrainingConfig) -> str:
 def cache_key(config: TrainingConfig, *arrays: np.ndarray) -> str:
     """Changes with the model settings, the code that defines and trains the model, the library
     versions (Keras, its backend, numpy), and the data."""
-    code = [Path(vae.__file__), Path(__file__)]
+    code = [Path(vae.__file__), Path(__file__), Path(step_loops.__file__)]
     return digest(config.model_settings(), *code, library_versions(), *arrays)
 
 
