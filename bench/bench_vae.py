@@ -9,17 +9,19 @@ and the posterior noise of a 32-D model's step drawn as Keras draws it and as ou
 The reference runs on TensorFlow; our model is timed on TensorFlow in the same process, in one
 single-threaded process per core started together (a pool, as the sweep runs its points),
 and, where JAX or PyTorch is installed, on that backend in a child process (KERAS_BACKEND is fixed
-per process).
+per process); on JAX also with Keras' own training function (one compiled call per step), to
+show what ``helpers.step_loops`` gains. Every row takes its turn each round, the children's too,
+so that a slow spell of the machine hits all alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -86,10 +88,13 @@ def reference_epoch(x, quiet_pipeline=False):
     return epoch
 
 
-def our_epoch(x, **compile_options):
-    """The same for our VAE: fed and compiled as train_vae does, or Keras' defaults with ``compile_options``."""
+def our_epoch(x, keras_loop=False, **compile_options):
+    """The same for our VAE: fed and compiled as train_vae does, or Keras' defaults with
+    ``compile_options``; with ``keras_loop``, trained by Keras' own training function."""
     keras.utils.set_random_seed(0)
     model = vae.VAE(784, 2)
+    if keras_loop:
+        model.make_train_function = lambda force=False: keras.Model.make_train_function(model, force)
     config = vae_training.TrainingConfig()
     if compile_options:
         model.compile(optimizer=keras.optimizers.Adam(1e-3), **compile_options)
@@ -107,20 +112,66 @@ def our_epoch(x, **compile_options):
     return epoch
 
 
-def in_children(epochs, processes=1, **environment):
-    """Median seconds per epoch of our default training in ``processes`` child processes started
-    together (each with ``environment``), one list per process; None where a run failed."""
-    command = [sys.executable, __file__, "--worker", "--epochs", str(epochs)]
-    children = [subprocess.Popen(command, env={**os.environ, **environment}, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True) for _ in range(processes)]
-    results = []
-    for child in children:
-        out, err = child.communicate()
-        if child.returncode != 0:
-            print(f"a run with {environment} failed:\n{err[-2000:]}", file=sys.stderr)
-            return None
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
+#: How a child process marks its answers (the seconds of an epoch) among whatever else it prints.
+ANSWER = "epoch-seconds"
+
+
+class Child:
+    """Our default training in a child process (with ``environment``): it warms up, then times one
+    epoch each time it is asked (``ask``, then ``answer``)."""
+
+    def __init__(self, environment, keras_loop=False):
+        self.environment = environment
+        self.log = tempfile.TemporaryFile(mode="w+")  # its stderr, shown if it fails
+        command = [sys.executable, __file__, "--worker", *(["--keras-loop"] if keras_loop else [])]
+        self.process = subprocess.Popen(command, env={**os.environ, **environment}, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
+
+    def ask(self):
+        self.process.stdin.write("epoch\n")
+        self.process.stdin.flush()
+
+    def answer(self) -> float:
+        for line in self.process.stdout:
+            if line.startswith(ANSWER):
+                return float(line.split()[1])
+        self.process.wait()
+        self.log.seek(0)
+        raise RuntimeError(f"a run with {self.environment} failed:\n{self.log.read()[-2000:]}")
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+        self.log.close()
+
+
+def start(group):
+    """Start a group of children together and wait until all are warm; None (said why) if one failed."""
+    try:
+        for child in group:
+            child.answer()
+        return group
+    except (RuntimeError, OSError) as error:
+        print(error, file=sys.stderr)
+        for child in group:
+            child.process.kill()
+        return None
+
+
+def epoch_of(group) -> float:
+    """Seconds of an epoch of each child of ``group``, started together: their mean, divided by
+    their number (the group's throughput)."""
+    for child in group:
+        child.ask()
+    return float(np.mean([child.answer() for child in group])) / len(group)
+
+
+def worker(x, keras_loop):
+    """The child's side: warm up, then answer each line on stdin with the seconds of one epoch."""
+    epoch = our_epoch(x, keras_loop=keras_loop)
+    print(ANSWER, 0.0, flush=True)
+    for _ in sys.stdin:
+        print(ANSWER, epoch(), flush=True)
 
 
 def matmul_rate(n=2048, repeats=20):
@@ -156,31 +207,36 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per implementation (median reported)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--keras-loop", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     (images, _), _ = data.load_mnist()
     x = (images.reshape(-1, 784) / 255.0).astype(np.float32)  # the full training set
-    if args.worker:  # time our default training on this process's backend only
-        epoch = our_epoch(x)
-        print(json.dumps(float(np.median([epoch() for _ in range(args.epochs)]))))
+    if args.worker:  # time our training on this process's backend only
+        worker(x, args.keras_loop)
         return
     runs = {"reference (tf.function + GradientTape)": reference_epoch(x),
             "reference, fed as ours (one tf.data thread)": reference_epoch(x, quiet_pipeline=True),
             "ours, as train_vae trains (one call per epoch)": our_epoch(x),
             "ours, Keras fit defaults (one call per step)": our_epoch(x, jit_compile="auto")}
-    times = {name: [] for name in runs}
+    workers = executor.cores()
+    groups = {f"ours, {workers} processes x 1 thread at once (a pool)":  # one single-threaded worker per core
+              [Child(executor.thread_settings(1)) for _ in range(workers)]}
+    for backend in ("jax", "torch"):
+        if importlib.util.find_spec(backend) is not None:
+            groups[f"ours, as train_vae trains, KERAS_BACKEND={backend}"] = [Child({"KERAS_BACKEND": backend})]
+    if "ours, as train_vae trains, KERAS_BACKEND=jax" in groups:
+        groups["ours on JAX, Keras' own loop (one call per step)"] = [Child({"KERAS_BACKEND": "jax"}, True)]
+    groups = {name: started for name, group in groups.items() if (started := start(group)) is not None}
+    times = {name: [] for name in [*runs, *groups]}
     for _ in range(args.epochs):  # alternate, so that a slow spell of the machine hits all alike
         for name, epoch in runs.items():
             times[name].append(epoch())
+        for name, group in groups.items():
+            times[name].append(epoch_of(group))
+    for group in groups.values():
+        for child in group:
+            child.close()
     rows = {name: float(np.median(seconds)) for name, seconds in times.items()}
-    workers = executor.cores()
-    pooled = in_children(args.epochs, workers, **executor.thread_settings(1))
-    if pooled is not None:  # a pool of one single-threaded worker per core, side by side
-        rows[f"ours, {workers} processes x 1 thread at once (a pool)"] = float(np.median(pooled)) / workers
-    for backend in ("jax", "torch"):
-        if importlib.util.find_spec(backend) is not None:
-            seconds = in_children(args.epochs, KERAS_BACKEND=backend)
-            if seconds is not None:
-                rows[f"ours, as train_vae trains, KERAS_BACKEND={backend}"] = seconds[0]
     peak = matmul_rate()
     reference = rows["reference (tf.function + GradientTape)"]
     print(f"median of {args.epochs} epochs each; Keras {keras.__version__}, TensorFlow {tf.__version__}")
