@@ -16,7 +16,7 @@ import numpy as np
 import keras
 from helpers import step_loops, vae
 
-step_loops.LOOP_STEPS = 8
+step_loops.LOOP_STEPS, step_loops.MIN_STEPS = 8, 16
 x = np.random.default_rng(0).uniform(size=(1000, 12)).astype(np.float32)  # 62 batches of 16, one of 8
 if keras.backend.backend() == "tensorflow":  # fed by tf.data, as train_vae feeds it
     import tensorflow as tf
@@ -66,12 +66,13 @@ def test_compiled_loops_train_to_the_weights_of_keras_own_function_bit_for_bit(b
 
 
 def test_loops_need_enough_steps_per_execution():
+    """Fewer than MIN_STEPS steps per execution (the sweep's small models) keep Keras' function."""
     model = vae.VAE(4, 2, (8,))
-    model.compile(optimizer="adam", steps_per_execution=step_loops.LOOP_STEPS, jit_compile=True)
+    model.compile(optimizer="adam", steps_per_execution=step_loops.MIN_STEPS, jit_compile=True)
     assert step_loops.applies(model) == (keras.backend.backend() in ("tensorflow", "jax"))
-    model.compile(optimizer="adam", steps_per_execution=step_loops.LOOP_STEPS - 1, jit_compile=True)
-    assert not step_loops.applies(model)  # no loop would fill
-    model.compile(optimizer="adam", steps_per_execution=step_loops.LOOP_STEPS, run_eagerly=True)
+    model.compile(optimizer="adam", steps_per_execution=step_loops.MIN_STEPS - 1, jit_compile=True)
+    assert not step_loops.applies(model)
+    model.compile(optimizer="adam", steps_per_execution=step_loops.MIN_STEPS, run_eagerly=True)
     assert not step_loops.applies(model)
 
 
