@@ -9,8 +9,9 @@ and the posterior noise of a 32-D model's step drawn as Keras draws it and as ou
 The reference runs on TensorFlow; our model is timed on TensorFlow in the same process, in one
 single-threaded process per core started together (a pool, as the sweep runs its points),
 and, where JAX or PyTorch is installed, on that backend in a child process (KERAS_BACKEND is fixed
-per process); on JAX also with Keras' own training function (one compiled call per step), to
-show what ``helpers.step_loops`` gains. Every row takes its turn each round, the children's too,
+per process). On TensorFlow and JAX it is timed also with Keras' own training function (the
+compiled step called once per batch, from a graph loop or from Python), to show what
+``helpers.step_loops`` gains. Every row takes its turn each round, the children's too,
 so that a slow spell of the machine hits all alike.
 """
 
@@ -217,6 +218,7 @@ def main():
     runs = {"reference (tf.function + GradientTape)": reference_epoch(x),
             "reference, fed as ours (one tf.data thread)": reference_epoch(x, quiet_pipeline=True),
             "ours, as train_vae trains (one call per epoch)": our_epoch(x),
+            "ours, Keras' own loop in that call (a step each)": our_epoch(x, keras_loop=True),
             "ours, Keras fit defaults (one call per step)": our_epoch(x, jit_compile="auto")}
     workers = executor.cores()
     groups = {f"ours, {workers} processes x 1 thread at once (a pool)":  # one single-threaded worker per core

@@ -6,8 +6,8 @@ Python loop. Here each run of ``LOOP_STEPS`` batches of one shape is stacked and
 compiled loop of Keras' own ``train_step``; what is left (the end of an epoch, a smaller last
 batch) takes Keras' one step per call. The arithmetic is the step's own, so the weights and
 histories are Keras' bit for bit (tests/test_step_loops.py); only the calls between the steps go.
-An epoch of the 60,000 MNIST images took 1.41 s instead of 1.72 s on TensorFlow, and 1.20 s
-instead of 1.36 s on JAX, on two cores (``make bench-vae``).
+An epoch of the 60,000 MNIST images took 1.35 s instead of 1.64 s on TensorFlow, and 1.25 s
+instead of 1.40 s on JAX, on two cores (``make bench-vae``).
 """
 
 from __future__ import annotations
