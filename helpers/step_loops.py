@@ -165,8 +165,7 @@ class LoopedTensorFlowFunction:
                 def keep():
                     values = tf.nest.flatten(element.get_value())
                     shapes = [tf.shape(value) for value in values]
-                    new_first = [tf.cond(count > 0, lambda a=a: a, lambda b=b: b) for a, b in zip(first, shapes,
-                                                                                                  strict=True)]
+                    new_first = [tf.where(count > 0, a, b) for a, b in zip(first, shapes, strict=True)]
                     equal = tf.reduce_all([tf.reduce_all(tf.equal(a, b)) for a, b in zip(new_first, shapes,
                                                                                           strict=True)])
                     written = [array.write(count, value) for array, value in zip(arrays, values, strict=True)]
