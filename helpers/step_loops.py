@@ -73,20 +73,13 @@ class LoopedJaxFunction:
         import jax.numpy as jnp
 
         self.model, self.loop_steps = model, _loop_steps(loop_steps)
-        step = model.train_step
+        steps = scan_steps(model.train_step)
 
         def loop(state, batches):
-            stacked = jax.tree.map(lambda *arrays: jnp.stack(arrays), *batches)
-
-            def body(state, data):
-                logs, state = step(state, data)
-                return state, logs
-
-            state, logs = jax.lax.scan(body, state, stacked)
-            return jax.tree.map(lambda values: values[-1], logs), state  # the last step's, as Keras returns
+            return steps(state, jax.tree.map(lambda *arrays: jnp.stack(arrays), *batches))
 
         self._loop = jax.jit(loop, donate_argnums=0)
-        self._step = jax.jit(step, donate_argnums=0)  # as Keras compiles its step
+        self._step = jax.jit(model.train_step, donate_argnums=0)  # as Keras compiles its step
         self.loops = self.steps = 0
 
     def __call__(self, state, iterator):
@@ -108,6 +101,23 @@ class LoopedJaxFunction:
             raise StopIteration
         self.steps += trained
         return logs, state
+
+
+def scan_steps(step):
+    """``(state, stacked) -> (logs, state)``: Keras' JAX ``step`` (``(state, batch) -> (logs,
+    state)``) on each batch of ``stacked``, the batches stacked along a first axis, in one
+    ``lax.scan``; the logs are the last step's, as Keras returns them. Not yet compiled."""
+    import jax
+
+    def body(state, batch):
+        logs, state = step(state, batch)
+        return state, logs
+
+    def steps(state, stacked):
+        state, logs = jax.lax.scan(body, state, stacked)
+        return jax.tree.map(lambda values: values[-1], logs), state
+
+    return steps
 
 
 def _shapes(batch) -> list:
