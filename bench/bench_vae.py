@@ -11,8 +11,11 @@ single-threaded process per core started together (a pool, as the sweep runs its
 and, where JAX or PyTorch is installed, on that backend in a child process (KERAS_BACKEND is fixed
 per process). On TensorFlow and JAX it is timed also with Keras' own training function (the
 compiled step called once per batch, from a graph loop or from Python), to show what
-``helpers.step_loops`` gains. Every row takes its turn each round, the children's too,
-so that a slow spell of the machine hits all alike.
+``helpers.step_loops`` gains. On JAX a last row times the steps alone: the epoch's full batches,
+already stacked on the device, in one compiled loop of the same step, with no feeding and no call
+between steps; no way of feeding the same arithmetic trains an epoch faster, so it bounds what
+any ratio of ours to the reference can become on that backend. Every row takes its turn each
+round, the children's too, so that a slow spell of the machine hits all alike.
 """
 
 from __future__ import annotations
@@ -31,10 +34,14 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from helpers import data, executor, vae, vae_training  # noqa: E402
+from helpers import data, executor, step_loops, vae, vae_training  # noqa: E402
 
-#: Multiply-adds per sample of one training step (forward and about twice that backward), 784-256-256-2.
-FLOPS_PER_SAMPLE = 3 * 2 * (784 * 256 + 256 * 256 + 256 * 4 + 2 * 256 + 256 * 256 + 256 * 784)
+#: Multiply-adds per sample of the dense layers' forward pass, 784-256-256-(2+2) and 2-256-256-784.
+FORWARD_MACS = 784 * 256 + 256 * 256 + 256 * 4 + 2 * 256 + 256 * 256 + 256 * 784
+#: Floating-point operations per sample of one training step: the forward pass, the weights'
+#: gradients (as many multiply-adds) and the inputs' gradients of every layer but the first (the
+#: images need none), two operations a multiply-add.
+FLOPS_PER_SAMPLE = 2 * (3 * FORWARD_MACS - 784 * 256)
 
 
 class ReferenceVAE:
@@ -89,9 +96,10 @@ def reference_epoch(x, quiet_pipeline=False):
     return epoch
 
 
-def our_epoch(x, keras_loop=False, **compile_options):
-    """The same for our VAE: fed and compiled as train_vae does, or Keras' defaults with
-    ``compile_options``; with ``keras_loop``, trained by Keras' own training function."""
+def our_model(x, keras_loop=False, **compile_options):
+    """Our VAE and the arguments of ``fit`` that feed it ``x``: compiled as train_vae does, or
+    with Keras' defaults and ``compile_options``; with ``keras_loop``, trained by Keras' own
+    training function. Trained one epoch, which traces both batch shapes and warms up."""
     keras.utils.set_random_seed(0)
     model = vae.VAE(784, 2)
     if keras_loop:
@@ -103,12 +111,44 @@ def our_epoch(x, keras_loop=False, **compile_options):
     else:
         vae_training.compile_for_training(model, config, len(x))
         inputs, _ = vae_training.fit_inputs(x, x[:128], config)
-    model.fit(**inputs, epochs=1, verbose=0)  # trace (both batch shapes) and warm up
+    model.fit(**inputs, epochs=1, verbose=0)
+    return model, inputs
+
+
+def our_epoch(x, keras_loop=False, **compile_options):
+    """The same for our VAE (see ``our_model``)."""
+    model, inputs = our_model(x, keras_loop, **compile_options)
 
     def epoch():
         start = time.perf_counter()
         model.fit(**inputs, epochs=1, verbose=0)
         return time.perf_counter() - start
+
+    return epoch
+
+
+def steps_alone_epoch(x, batch_size=128):
+    """JAX only: the same for the steps of an epoch alone. The full batches of a shuffled ``x`` are
+    stacked on the device once; each call trains on all of them in one compiled loop of Keras'
+    step (``step_loops.scan_steps``, as the loops of train_vae run it) and returns its seconds per
+    epoch of ``len(x)`` samples (the last, partial batch is left out and its share added)."""
+    import jax
+
+    model, _ = our_model(x)
+    full = len(x) // batch_size
+    order = np.random.default_rng(0).permutation(len(x))[:full * batch_size]
+    stacked = (jax.device_put(x[order].reshape(full, batch_size, x.shape[1])),)  # one batch: the tuple (x,)
+    variables = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
+                 model.metrics_variables)
+    state = tuple([variable.value for variable in group] for group in variables)  # as Keras passes it
+    run = jax.jit(step_loops.scan_steps(model.train_step), donate_argnums=0)
+    state = jax.block_until_ready(run(state, stacked)[1])  # compile and warm up
+
+    def epoch():
+        nonlocal state
+        start = time.perf_counter()
+        state = jax.block_until_ready(run(state, stacked)[1])
+        return (time.perf_counter() - start) * len(x) / (full * batch_size)
 
     return epoch
 
@@ -121,10 +161,10 @@ class Child:
     """Our default training in a child process (with ``environment``): it warms up, then times one
     epoch each time it is asked (``ask``, then ``answer``)."""
 
-    def __init__(self, environment, keras_loop=False):
+    def __init__(self, environment, mode="ours"):
         self.environment = environment
         self.log = tempfile.TemporaryFile(mode="w+")  # its stderr, shown if it fails
-        command = [sys.executable, __file__, "--worker", *(["--keras-loop"] if keras_loop else [])]
+        command = [sys.executable, __file__, "--worker", mode]
         self.process = subprocess.Popen(command, env={**os.environ, **environment}, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=self.log, text=True)
 
@@ -167,9 +207,14 @@ def epoch_of(group) -> float:
     return float(np.mean([child.answer() for child in group])) / len(group)
 
 
-def worker(x, keras_loop):
+#: What a child times (``--worker MODE``): our training, with Keras' own loop, or the steps alone.
+WORKER_MODES = {"ours": our_epoch, "keras-loop": lambda x: our_epoch(x, keras_loop=True),
+                "steps-alone": steps_alone_epoch}
+
+
+def worker(x, mode):
     """The child's side: warm up, then answer each line on stdin with the seconds of one epoch."""
-    epoch = our_epoch(x, keras_loop=keras_loop)
+    epoch = WORKER_MODES[mode](x)
     print(ANSWER, 0.0, flush=True)
     for _ in sys.stdin:
         print(ANSWER, epoch(), flush=True)
@@ -207,13 +252,12 @@ def noise_seconds(draw, shape=(128, 32), repeats=400):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs per implementation (median reported)")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--keras-loop", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=WORKER_MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     (images, _), _ = data.load_mnist()
     x = (images.reshape(-1, 784) / 255.0).astype(np.float32)  # the full training set
     if args.worker:  # time our training on this process's backend only
-        worker(x, args.keras_loop)
+        worker(x, args.worker)
         return
     runs = {"reference (tf.function + GradientTape)": reference_epoch(x),
             "reference, fed as ours (one tf.data thread)": reference_epoch(x, quiet_pipeline=True),
@@ -227,7 +271,8 @@ def main():
         if importlib.util.find_spec(backend) is not None:
             groups[f"ours, as train_vae trains, KERAS_BACKEND={backend}"] = [Child({"KERAS_BACKEND": backend})]
     if "ours, as train_vae trains, KERAS_BACKEND=jax" in groups:
-        groups["ours on JAX, Keras' own loop (one call per step)"] = [Child({"KERAS_BACKEND": "jax"}, True)]
+        groups["ours on JAX, Keras' own loop (one call per step)"] = [Child({"KERAS_BACKEND": "jax"}, "keras-loop")]
+        groups["JAX, the steps alone (data on device, one loop)"] = [Child({"KERAS_BACKEND": "jax"}, "steps-alone")]
     groups = {name: started for name, group in groups.items() if (started := start(group)) is not None}
     times = {name: [] for name in [*runs, *groups]}
     for _ in range(args.epochs):  # alternate, so that a slow spell of the machine hits all alike
