@@ -4,7 +4,7 @@ on the full MNIST training set, batch 128, 2-D latent space, in one run.
 
 Also measures the machine's float32 matrix-multiply rate, to say how close training comes to it,
 and the posterior noise of a 32-D model's step drawn as Keras draws it and as our model does.
-    python bench/bench_vae.py [--epochs 5]
+    python bench/bench_vae.py [--epochs 7]
 
 The reference runs on TensorFlow; our model is timed on TensorFlow in the same process, in one
 single-threaded process per core started together (a pool, as the sweep runs its points),
@@ -251,7 +251,7 @@ def noise_seconds(draw, shape=(128, 32), repeats=400):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=5, help="timed epochs per implementation (median reported)")
+    parser.add_argument("--epochs", type=int, default=7, help="timed epochs per implementation (median reported)")
     parser.add_argument("--worker", choices=WORKER_MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     (images, _), _ = data.load_mnist()
@@ -286,11 +286,14 @@ def main():
     rows = {name: float(np.median(seconds)) for name, seconds in times.items()}
     peak = matmul_rate()
     reference = rows["reference (tf.function + GradientTape)"]
-    print(f"median of {args.epochs} epochs each; Keras {keras.__version__}, TensorFlow {tf.__version__}")
-    print(f"{'implementation':52s} {'s/epoch':>8s} {'samples/s':>10s} {'vs ref':>7s} {'GFLOP/s':>8s} {'of matmul':>9s}")
+    print(f"median of {args.epochs} epochs each (and the fastest and slowest of them); Keras {keras.__version__}, "
+          f"TensorFlow {tf.__version__}")
+    print(f"{'implementation':52s} {'s/epoch':>8s} {'range':>11s} {'samples/s':>10s} {'vs ref':>7s} {'GFLOP/s':>8s} "
+          f"{'of matmul':>9s}")
     for name, seconds in rows.items():
         rate = len(x) / seconds
-        print(f"{name:52s} {seconds:8.2f} {rate:10.0f} {reference / seconds:6.2f}x "
+        spread = f"{min(times[name]):.2f}-{max(times[name]):.2f}"
+        print(f"{name:52s} {seconds:8.2f} {spread:>11s} {rate:10.0f} {reference / seconds:6.2f}x "
               f"{rate * FLOPS_PER_SAMPLE / 1e9:8.1f} {rate * FLOPS_PER_SAMPLE / peak:8.1%}")
     print(f"float32 matmul 2048x2048 on this machine: {peak / 1e9:.1f} GFLOP/s")
     keras_noise = noise_seconds(lambda shape, seed: keras.random.normal(shape, seed=seed))
