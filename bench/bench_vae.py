@@ -127,7 +127,7 @@ def our_epoch(x, keras_loop=False, **compile_options):
     return epoch
 
 
-def steps_alone_epoch(x, batch_size=128):
+def steps_alone_epoch(x):
     """JAX only: the same for the steps of an epoch alone. The full batches of a shuffled ``x`` are
     stacked on the device once; each call trains on all of them in one compiled loop of Keras'
     step (``step_loops.scan_steps``, as the loops of train_vae run it) and returns its seconds per
@@ -135,6 +135,7 @@ def steps_alone_epoch(x, batch_size=128):
     import jax
 
     model, _ = our_model(x)
+    batch_size = vae_training.TrainingConfig().batch_size  # as our_model trains
     full = len(x) // batch_size
     order = np.random.default_rng(0).permutation(len(x))[:full * batch_size]
     stacked = (jax.device_put(x[order].reshape(full, batch_size, x.shape[1])),)  # one batch: the tuple (x,)
@@ -152,6 +153,9 @@ def steps_alone_epoch(x, batch_size=128):
 
     return epoch
 
+
+#: The reference's row, against which every row is compared.
+REFERENCE = "reference (tf.function + GradientTape)"
 
 #: How a child process marks its answers (the seconds of an epoch) among whatever else it prints.
 ANSWER = "epoch-seconds"
@@ -259,7 +263,7 @@ def main():
     if args.worker:  # time our training on this process's backend only
         worker(x, args.worker)
         return
-    runs = {"reference (tf.function + GradientTape)": reference_epoch(x),
+    runs = {REFERENCE: reference_epoch(x),
             "reference, fed as ours (one tf.data thread)": reference_epoch(x, quiet_pipeline=True),
             "ours, as train_vae trains (one call per epoch)": our_epoch(x),
             "ours, Keras' own loop in that call (a step each)": our_epoch(x, keras_loop=True),
@@ -285,8 +289,7 @@ def main():
             child.close()
     rows = {name: float(np.median(seconds)) for name, seconds in times.items()}
     peak = matmul_rate()
-    reference = rows["reference (tf.function + GradientTape)"]
-    fastest_reference = min(times["reference (tf.function + GradientTape)"])
+    reference, fastest_reference = rows[REFERENCE], min(times[REFERENCE])
     print(f"median of {args.epochs} epochs each, and the fastest and slowest of them; Keras {keras.__version__}, "
           f"TensorFlow {tf.__version__}")
     print(f"{'implementation':52s} {'s/epoch':>8s} {'range':>11s} {'samples/s':>10s} {'vs ref':>7s} {'fastest':>8s} "
