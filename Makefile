@@ -17,8 +17,9 @@ endif
 BOOTSTRAP_PYTHON ?= python3
 PYTHON := $(VENV)/bin/python
 SETUP := $(VENV)/.mlcms-requirements
+HELPER_FILES := $(wildcard helpers/*.py helpers/*/*.py)
 
-# A relative MLCMS_DATA_DIR means relative to the repository root (as in helpers/data.py); it is
+# A relative MLCMS_DATA_DIR means relative to the repository root (as in helpers/core/data.py); it is
 # made absolute here so that builds in scratch copies (check-reproducible) find the same folder.
 ifneq ($(strip $(MLCMS_DATA_DIR)),)
 export MLCMS_DATA_DIR := $(abspath $(MLCMS_DATA_DIR))
@@ -32,13 +33,12 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export KERAS_BACKEND ?= tensorflow
 
 # Independent notebooks run at the same time (JOBS, default: the number of cores; JOBS=1: one after
-# another); inside them, independent trainings and sweep points go to helpers/executor.py: a process
+# another); inside them, independent trainings and sweep points go to helpers/core/executor.py: a process
 # per core, or the Dask cluster at MLCMS_SCHEDULER (e.g. MLCMS_SCHEDULER=tcp://10.0.0.5:8786 make report).
-# On two cores a first build took 975 s with JOBS=2 and 1152 s with JOBS=1 (build/timings.json).
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 export MLCMS_SCHEDULER ?=
 
-# Every step of a build records its time into a folder of that build (helpers/timings.py); at the
+# Every step of a build records its time into a folder of that build (helpers/core/timings.py); at the
 # end, build/timings.json gathers them and a summary is printed. Recipes that run in an inner make
 # see the outer build's folder.
 ifneq ($(filter report notebooks sweep,$(MAKECMDGOALS)),)
@@ -48,7 +48,7 @@ export MLCMS_TIMINGS := $(CURDIR)/build/timings/$(shell date +%Y%m%dT%H%M%S).$(s
 endif
 endif
 TIMED = start=$$(date +%s.%N)
-RECORD = "$(PYTHON)" -m helpers.timings record
+RECORD = "$(PYTHON)" -m helpers.core.timings record
 
 # ---------------------------------------------------------------- tasks
 # A task's id is its notebook's name (task1_pca, ...): figures/<id>/, results/<id>.json, params/<id>.yaml.
@@ -62,13 +62,13 @@ SWEEPS := $(SWEEP_GRIDS:$(PARAMS)/sweeps/%.yaml=build/sweeps/%.json)
 REPORT := report/build/report.pdf
 
 # What each notebook and sweep reads (helper modules, data files, sweep results) is derived from
-# their code by helpers/deps.py: HELPERS_<task>, DATA_<task>, SWEEP_<task>, SWEEP_*_<sweep>.
+# their code by helpers/pipeline/deps.py: HELPERS_<task>, DATA_<task>, SWEEP_<task>, SWEEP_*_<sweep>.
 DEPS := build/deps-$(subst /,-,$(PARAMS)).mk
 ifneq ($(filter _report _notebooks _sweep build/% report/%,$(MAKECMDGOALS)),)
 include $(DEPS)
 endif
-$(DEPS): $(NOTEBOOKS) $(SWEEP_GRIDS) $(wildcard helpers/*.py) | $(SETUP)
-	@"$(PYTHON)" -m helpers.deps --params $(PARAMS) --out $@ $(NOTEBOOKS) $(SWEEP_GRIDS)
+$(DEPS): $(NOTEBOOKS) $(SWEEP_GRIDS) $(HELPER_FILES) | $(SETUP)
+	@"$(PYTHON)" -m helpers.pipeline.deps --params $(PARAMS) --out $@ $(NOTEBOOKS) $(SWEEP_GRIDS)
 
 # Stamps holding the Keras backend and the parameters folder, rewritten only when they change:
 # the tasks that use Keras rerun when the backend changes, every task and sweep when PARAMS does.
@@ -136,7 +136,7 @@ system-deps:
 # Stamps are rewritten only when a file's checksum changes, so tasks rerun only then.
 data: $(DATA_STAMPS)
 $(DATA_STAMPS) &: FORCE | $(SETUP)
-	@"$(PYTHON)" -m helpers.data stamp build/data
+	@"$(PYTHON)" -m helpers.core.data stamp build/data
 
 # ---------------------------------------------------------------- datafold
 # datafold pins older numpy and scikit-learn than requirements.txt, so it lives in a virtual environment
@@ -177,28 +177,28 @@ $(DATAFOLD_STAMP): FORCE
 # report, notebooks and sweep hold a lock on build/.build.lock: a second build of this checkout
 # waits until the first is done instead of writing the same files.
 # (`+`: the inner make runs as a recursive make, so that -j reaches it through the jobserver.)
-LOCKED = +@mkdir -p build && "$(PYTHON)" -m helpers.lock build/.build.lock -- $(MAKE) --no-print-directory -j$(JOBS) -Oline
+LOCKED = +@mkdir -p build && "$(PYTHON)" -m helpers.pipeline.lock build/.build.lock -- $(MAKE) --no-print-directory -j$(JOBS) -Oline
 notebooks sweep report: check-venv
 	$(LOCKED) _$@
-	@"$(PYTHON)" -m helpers.timings summary "$(MLCMS_TIMINGS)" --out build/timings.json --started $(MLCMS_BUILD_STARTED)
+	@"$(PYTHON)" -m helpers.core.timings summary "$(MLCMS_TIMINGS)" --out build/timings.json --started $(MLCMS_BUILD_STARTED)
 
 _notebooks: $(EXECUTED)
 
 # In a whole build the notebooks that train Keras models wait for the sweeps: the sweeps' small
 # networks wait on their own threads between thousands of short steps, and slow down far more
-# than other work when the cores are busy training (the Task 4 sweep took 156 s alone, 590 s
-# beside Task 3's trainings). The other notebooks run beside the sweeps.
+# than other work when the cores are busy training (bench/README.md). The other notebooks run
+# beside the sweeps.
 ifneq ($(filter _report _notebooks,$(MAKECMDGOALS)),)
 $(foreach task,$(TASKS),$(if $(filter $(BACKEND_STAMP),$(ENV_$(task))),$(eval build/notebooks/$(task).ipynb: | $(SWEEPS))))
 endif
 
-# helpers/run_notebook.py checks the parameter names, runs papermill into a folder of its own
+# helpers/pipeline/run_notebook.py checks the parameter names, runs papermill into a folder of its own
 # and publishes figures/<task>/, results/ and the executed notebook together, only on success.
 .SECONDEXPANSION:
 build/notebooks/%.ipynb: notebooks/%.ipynb $(PARAMS)/%.yaml $(PARAMS_STAMP) $$(HELPERS_$$*) $$(SWEEP_$$*) $$(ENV_$$*) \
                          $$(addprefix build/data/,$$(addsuffix .sha256,$$(DATA_$$*))) | $(SETUP)
 	@echo "==> running $< (parameters: $(PARAMS)/$*.yaml, Keras backend: $(KERAS_BACKEND))"
-	@"$(PYTHON)" -m helpers.run_notebook "$<" "$@" -f "$(PARAMS)/$*.yaml"
+	@"$(PYTHON)" -m helpers.pipeline.run_notebook "$<" "$@" -f "$(PARAMS)/$*.yaml"
 
 # A sweep runs its notebook once per configuration with papermill (trained models are cached
 # in build/cache, shared with the task's notebook) and writes the table to build/sweeps/<name>.json.
@@ -207,16 +207,16 @@ _sweep: $(SWEEPS)
 build/sweeps/%.json: $(PARAMS)/sweeps/%.yaml $(PARAMS_STAMP) $$(SWEEP_NOTEBOOK_$$*) $$(SWEEP_HELPERS_$$*) $$(SWEEP_ENV_$$*) \
                      $$(addprefix build/data/,$$(addsuffix .sha256,$$(SWEEP_DATA_$$*))) | $(SETUP)
 	@echo "==> sweep $< (one papermill run per configuration)"
-	@"$(PYTHON)" -m helpers.sweep "$<" "build/sweeps/$*" --set cache_dir=build/cache
+	@"$(PYTHON)" -m helpers.pipeline.sweep "$<" "build/sweeps/$*" --set cache_dir=build/cache
 
 _report: $(REPORT)
 
-# helpers/report.py compiles in a scratch folder and replaces the PDF only on success.
+# helpers/pipeline/pdf.py compiles in a scratch folder and replaces the PDF only on success.
 $(REPORT): $(EXECUTED) report/report.tex.j2 report/metadata.yaml $(wildcard report/templates/section/*) \
-           helpers/report.py helpers/provenance.py helpers/run_notebook.py helpers/notebook.py helpers/atomic.py \
+           $(wildcard helpers/pipeline/*.py helpers/notebook/*.py helpers/core/*.py) \
            | system-deps
 	@echo "==> building $@"
-	@$(TIMED); "$(PYTHON)" -m helpers.report --notebooks build/notebooks --out $@ && $(RECORD) report "PDF (nbconvert, XeLaTeX)" --since $$start
+	@$(TIMED); "$(PYTHON)" -m helpers.pipeline.pdf --notebooks build/notebooks --out $@ && $(RECORD) report "PDF (nbconvert, XeLaTeX)" --since $$start
 
 # ---------------------------------------------------------------- checks
 test: check-venv
@@ -224,6 +224,8 @@ test: check-venv
 	@$(MAKE) --no-print-directory data $(DATAFOLD_STAMP)
 	@echo "==> ruff (helpers, tests, bench and the notebooks' code cells)"
 	@"$(PYTHON)" -m ruff check helpers tests bench notebooks
+	@echo "==> import-linter (the packages' dependencies run one way: pyproject.toml)"
+	@"$(PYTHON)" -m importlinter.cli lint --no-cache
 	@echo "==> pytest"
 	@"$(PYTHON)" -m pytest $(PYTEST_ARGS)
 
@@ -233,6 +235,9 @@ bench-pca: $(SETUP) data
 	@"$(PYTHON)" bench/bench_pca.py
 
 # datafold pins older numpy and scikit-learn, so it lives in a virtual environment of its own.
+bench-dmaps: $(SETUP) data datafold
+	@"$(PYTHON)" bench/bench_dmaps.py --datafold-python "$(MLCMS_DATAFOLD_PYTHON)" $(BENCH_ARGS)
+
 bench-vae: $(SETUP) data
 	@"$(PYTHON)" bench/bench_vae.py $(BENCH_ARGS)
 

@@ -23,8 +23,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from sklearn.datasets import make_swiss_roll
 
-from helpers.geometry import diameter
-from helpers.kernels import cut_off_radius
+from helpers.dmaps.kernels import cut_off_radius, diameter
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "dmaps_worker.py"

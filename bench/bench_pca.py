@@ -13,8 +13,8 @@ import time
 import numpy as np
 from sklearn.decomposition import PCA as SklearnPCA
 
-from helpers import data, images
-from helpers.pca import PCA
+from helpers.core import data
+from helpers.pca import PCA, images
 
 
 def median_seconds(function, repeats: int) -> float:

@@ -3,7 +3,7 @@
     python bench/dmaps_worker.py {ours,datafold} DATA.npy EPSILON TOL N_EIGENPAIRS
 
 Prints one JSON line: fit seconds and the Markov eigenvalues. The datafold mode imports only
-datafold, through helpers/datafold_worker.py (it runs in datafold's own virtual environment).
+datafold, through helpers/dmaps/datafold_worker.py (it runs in datafold's own virtual environment).
 """
 
 import json
@@ -14,16 +14,16 @@ import numpy as np
 
 
 def fit_ours(X, epsilon, tol, k):
-    from helpers.diffusion_maps import DiffusionMap
+    from helpers.dmaps import DiffusionMap
 
     start = time.perf_counter()
-    dm = DiffusionMap(k - 1, epsilon=epsilon, kernel="sparse", tol=tol).fit(X)
+    dm = DiffusionMap(k - 1, epsilon=epsilon, storage="sparse", tol=tol).fit(X)
     return time.perf_counter() - start, dm.markov_eigenvalues_, dm.mean_neighbours_
 
 
 def fit_datafold(X, epsilon, tol, k):
-    from helpers.datafold_worker import fit_datafold as fit
-    from helpers.kernels import cut_off_radius
+    from helpers.dmaps.datafold_worker import fit_datafold as fit
+    from helpers.dmaps.kernels import cut_off_radius
 
     radius = cut_off_radius(epsilon, tol)
     start = time.perf_counter()

@@ -1,3 +1,4 @@
-"""Helpers for the exercise-4 report: the algorithms (PCA, and per task the others), data
-access, figures, notebook plumbing and the report build. Notebooks call these; no algorithm
-lives in a notebook cell."""
+"""The exercise-4 report's code, by job: ``core`` (data, validation, cache, files, runs), one package
+per task's science (``pca``, ``dmaps``, ``vae``, ``mnist``, ``evacuation``), ``notebook`` (what the
+notebooks' cells call: parameters, prose, tables, figures) and ``pipeline`` (runs, sweeps and the
+report). Dependencies run one way; ``make test`` checks them (pyproject.toml, import-linter)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.paths import ROOT
+from helpers.core.files import ROOT
 
 
 def latex_available() -> bool:
@@ -29,7 +29,7 @@ def require_latex() -> None:
 def require_datafold() -> None:
     """Skip without datafold's environment (`make datafold`), unless MLCMS_REQUIRE_DATAFOLD=1 (CI)
     makes that a failure."""
-    from helpers.datafold_reference import DatafoldUnavailable, datafold_python
+    from helpers.dmaps.datafold_reference import DatafoldUnavailable, datafold_python
 
     try:
         datafold_python()
@@ -70,15 +70,15 @@ SMOKE_NOTEBOOKS = sorted(p.stem for p in (ROOT / "params" / "smoke").glob("task*
 @pytest.fixture(scope="session")
 def smoke_root(tmp_path_factory) -> Path:
     """Output root of smoke runs of every task notebook (notebooks/, figures/, results/), each run
-    through helpers/run_notebook.py as `make report` runs them."""
-    from helpers import run_notebook as runner
+    through helpers/pipeline/run_notebook.py as `make report` runs them."""
+    from helpers.pipeline import run_notebook as runner
 
     root = tmp_path_factory.mktemp("smoke")
     for name in SMOKE_NOTEBOOKS:
         overrides = {}
         grid = ROOT / "params" / "smoke" / "sweeps" / f"{name}.yaml"
         if grid.is_file():  # the notebook shows its sweep's table: run a small sweep first
-            from helpers import sweep
+            from helpers.pipeline import sweep
 
             sweep.run(grid, root / "sweeps" / name, overrides={"cache_dir": str(root / "cache")}, log=lambda _: None)
             overrides["sweep_results"] = str(root / "sweeps" / f"{name}.json")

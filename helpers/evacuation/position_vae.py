@@ -1,0 +1,120 @@
+"""The Task 3 VAE as a density of positions (Task 4): scaling with the training set's range,
+a seeded validation split that stops training and chooses, evaluation in metres, a sampler."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.preprocessing import MinMaxScaler
+
+from helpers.core.splits import holdout
+from helpers.core.validation import validate_data
+from helpers.vae import inference as vae_inference
+from helpers.vae.training import TrainedVAE, TrainingConfig, train_vae
+
+from .critical_number import Sampler
+from .densities import sample_quality
+
+#: Share of the training positions held out to decide when training stops and which
+#: configuration wins; the test set is distributed differently and only reports.
+VALIDATION_FRACTION = 0.2
+#: The configuration settings a sweep varies and a notebook may override.
+MODEL_SETTINGS = ("hidden", "latent_dim", "kl_weight", "learning_rate", "max_epochs", "batch_size", "seed")
+
+
+def vae_config(*, hidden=(128, 128), latent_dim: int = 2, kl_weight: float = 1.0, learning_rate: float = 1e-3,
+               max_epochs: int = 400, batch_size: int = 64, seed: int = 0,
+               snapshot_epochs=(1, 10, 50)) -> TrainingConfig:
+    """The training configuration of a VAE for positions: the swept settings plus fixed ones (stop
+    when the validation loss has not improved for 30 epochs, after at least 50, or ``max_epochs``
+    if fewer; keep the weights after the snapshot epochs reached; scaled data may leave [-1, 1])."""
+    return TrainingConfig(latent_dim=latent_dim, hidden=tuple(hidden), kl_weight=float(kl_weight),
+                          learning_rate=float(learning_rate), batch_size=batch_size, max_epochs=max_epochs,
+                          min_epochs=min(50, max_epochs), patience=30, seed=seed, value_range=None,
+                          snapshot_epochs=tuple(e for e in snapshot_epochs if e <= max_epochs))
+
+
+def fit_scaler(train) -> MinMaxScaler:
+    """Rescale to [-1, 1] with the training set's minimum and maximum; applied unchanged to other
+    data and inverted for generated samples (test data is never rescaled with its own range)."""
+    train = validate_data(train, name="train", n_features=2)
+    if np.any(np.ptp(train, axis=0) == 0):
+        raise ValueError("a coordinate is constant in the training data; it cannot be rescaled.")
+    return MinMaxScaler(feature_range=(-1, 1)).fit(train)
+
+
+def validation_split(train, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (fit, validation) positions of the seeded hold-out split."""
+    fit, validation = holdout(len(train), VALIDATION_FRACTION, seed=seed)
+    return train[fit], train[validation]
+
+
+def fit_vae(train, test, config: TrainingConfig, *, cache_dir=None,
+            verbose: int = 2) -> tuple[TrainedVAE, MinMaxScaler]:
+    """Scale the positions with the training set's scaler and train (or load) a VAE on them.
+
+    A seeded share of the training positions (``VALIDATION_FRACTION``) is held out: its loss
+    decides when training stops and which epoch is kept. The test loss is recorded each epoch
+    ("test_loss") and decides nothing. Returns the trained VAE and the scaler (fitted on all
+    training positions).
+    """
+    train = validate_data(train, name="train", n_features=2)
+    test = validate_data(test, name="test", min_samples=1, n_features=2)
+    scaler = fit_scaler(train)
+    fit_part, validation = validation_split(train, config.seed)
+
+    def scaled(points):
+        return scaler.transform(points).astype(np.float32)
+
+    trained = train_vae(scaled(fit_part), scaled(validation), config, x_test=scaled(test), cache_dir=cache_dir,
+                        verbose=verbose)
+    return trained, scaler
+
+
+def sampler(model, scaler: MinMaxScaler) -> Sampler:
+    """A sampler of positions from a VAE trained on scaled positions: draws from its p(x)
+    (latent prior, then the likelihood's noise) and maps them back with the training scaler."""
+
+    def draw(n, rng):
+        return scaler.inverse_transform(vae_inference.sample(model, n, seed=int(rng.integers(2**63))))
+
+    return draw
+
+
+def sigma_in_metres(trained: TrainedVAE, scaler: MinMaxScaler) -> float:
+    """The likelihood's standard deviation in metres (its scaled value times half the mean range)."""
+    return float(trained.model.sigma * np.mean(scaler.data_range_) / 2.0)
+
+
+def evaluate_vae(trained: TrainedVAE, scaler: MinMaxScaler, train, test, *, n_samples: int = 100_000, seed: int = 0,
+                 elbo_repeats: int = 20) -> dict:
+    """The VAE's negative ELBO on the held-out validation positions and on the test set (full
+    KL term; ``elbo_repeats`` posterior samples per position), and the quality of ``n_samples``
+    positions drawn from its p(x)."""
+    _, validation = validation_split(train, trained.model.seed)
+
+    def elbo(points):
+        repeated = np.tile(scaler.transform(points).astype(np.float32), (elbo_repeats, 1))
+        return vae_inference.negative_elbo(trained.model, repeated, seed=seed)["negative_elbo"]
+
+    samples = scaler.inverse_transform(vae_inference.sample(trained.model, n_samples, seed=seed))
+    return {"validation_negative_elbo": elbo(validation), "test_negative_elbo": elbo(test),
+            "sigma": trained.model.sigma, "sigma_metres": sigma_in_metres(trained, scaler),
+            "epochs_trained": trained.epochs_trained, "best_epoch": trained.best_epoch,
+            "best_validation_loss": min(trained.history["validation_loss"]),
+            **sample_quality(samples, train, test)}
+
+
+def stage_reconstructions(trained: TrainedVAE, scaler: MinMaxScaler, points) -> dict[str, np.ndarray]:
+    """The reconstruction of ``points`` (metres) after each kept snapshot epoch and at the best epoch."""
+    scaled = scaler.transform(points).astype(np.float32)
+    stages = {f"after epoch {epoch}": trained.at_epoch(epoch) for epoch in sorted(trained.snapshot_weights)}
+    stages[f"converged (epoch {trained.best_epoch})"] = trained.model
+    return {title: scaler.inverse_transform(vae_inference.reconstruct(model, scaled))
+            for title, model in stages.items()}
+
+
+def draws(trained: TrainedVAE, scaler: MinMaxScaler, n: int, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """``n`` positions from p(x) ("samples", with the likelihood's noise) and the decoder's means for
+    the same latent draws ("means"), in metres."""
+    return {"samples": scaler.inverse_transform(vae_inference.sample(trained.model, n, seed=seed)),
+            "means": scaler.inverse_transform(vae_inference.generate(trained.model, n, seed=seed))}

@@ -1,0 +1,254 @@
+"""The start of a crowd simulation, built from the data: the walkable area, the exit at its top-right
+corner, and start positions drawn from a p(x), with the files a crowd simulator reads (a CSV of
+positions, and a JSON scenario that ``python -m helpers.evacuation.crowd_simulation`` runs again).
+
+The building's plan is not given, so the walkable area is the union of discs of a chosen radius
+around the training positions (its largest connected piece). Drawn positions that fall outside
+it, or closer than a body's width to someone already placed, are redrawn from p(x) and counted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from helpers.core.files import write_atomic
+from helpers.core.validation import check_int, validate_data
+
+from .critical_number import Sampler
+
+#: A body's radius in metres (JuPedSim's default agent radius); two people are at least a body's width apart.
+BODY_RADIUS = 0.2
+BODY_WIDTH = 2 * BODY_RADIUS
+#: The mean free walking speed of pedestrians, 1.34 m/s (Weidmann, 1993).
+DESIRED_SPEED = 1.34
+#: The simulator's time step in seconds (JuPedSim's recommended default).
+TIME_STEP = 0.01
+#: The walkable area's radius is chosen among multiples of this many metres.
+RADIUS_STEP = 0.5
+#: Version of the scenario file format.
+FORMAT = 1
+
+class ScenarioError(ValueError):
+    """A walkable area, exit or set of start positions that makes no sense for a simulation."""
+
+
+def write_positions_csv(path, points) -> Path:
+    """Write positions as a CSV file with header ``x,y`` (metres, 3 decimals), atomically: the
+    initial positions a crowd simulator can read."""
+    points = validate_data(points, name="positions", min_samples=1, n_features=2)
+    path = Path(path)
+    write_atomic(path, "x,y\n" + "".join(f"{x:.3f},{y:.3f}\n" for x, y in points))
+    return path
+
+
+# ---------------------------------------------------------------- the walkable area and the exit
+def _largest_piece(geometry):
+    return max(getattr(geometry, "geoms", [geometry]), key=lambda piece: piece.area)
+
+
+def walkable_area(points, radius: float, *, tolerance: float = 0.05) -> shapely.Polygon:
+    """The largest connected piece of the union of discs of ``radius`` metres around ``points``,
+    its outline simplified to ``tolerance`` metres (discs drawn with 16 segments)."""
+    points = validate_data(points, name="points", min_samples=1, n_features=2)
+    if not (np.isfinite(radius) and radius > 0):
+        raise ScenarioError(f"the radius around the positions must be a positive number of metres, got {radius}.")
+    union = shapely.unary_union(shapely.buffer(shapely.points(points), radius, quad_segs=4))
+    area = _largest_piece(union).simplify(tolerance)
+    if area.is_empty or not area.is_valid or area.geom_type != "Polygon":
+        raise ScenarioError(f"the discs of radius {radius} m around the positions give no valid polygon; "
+                            "use a larger radius.")
+    return area
+
+
+def coverage(points, area) -> float:
+    """The share of ``points`` inside ``area``."""
+    points = validate_data(points, name="points", min_samples=1, n_features=2)
+    return float(shapely.intersects_xy(area, points[:, 0], points[:, 1]).mean())
+
+
+def choose_radius(points, *, coverage_wanted: float = 0.99, step: float = RADIUS_STEP, largest: float = 20.0) -> float:
+    """The smallest radius (a multiple of ``step`` metres) at which the walkable area is one piece
+    holding at least ``coverage_wanted`` of the positions: every place where people were seen,
+    connected, with as little space between the corridors as possible."""
+    points = validate_data(points, name="points", min_samples=1, n_features=2)
+    if not 0 < coverage_wanted <= 1:
+        raise ScenarioError(f"coverage_wanted must be in (0, 1], got {coverage_wanted}.")
+    for radius in np.arange(1, int(np.floor(largest / step)) + 1) * step:
+        if coverage(points, walkable_area(points, float(radius))) >= coverage_wanted:
+            return float(radius)
+    raise ScenarioError(f"no radius up to {largest} m joins {coverage_wanted:.0%} of the positions into one area; "
+                        "the positions fall apart into distant groups.")
+
+
+def top_right_exit(area: shapely.Polygon, size: float = 4.0, *, step: float = 0.1) -> shapely.Polygon:
+    """The exit: a square of side ``size`` metres inside ``area``, as close as it fits to the corner of
+    the area's outline that lies furthest to the top right (largest x + y), moved from that corner
+    inward along the diagonal in steps of ``step`` metres."""
+    check_area(area)
+    if not (np.isfinite(size) and size > 0):
+        raise ScenarioError(f"the exit's size must be a positive number of metres, got {size}.")
+    outline = shapely.get_coordinates(area.exterior)
+    corner = outline[np.argmax(outline.sum(axis=1))]
+    diagonal = np.array([1.0, 1.0]) / np.sqrt(2.0)
+    half = size / 2.0
+    for shift in np.arange(0.0, np.hypot(*np.ptp(outline, axis=0)), step):
+        centre = corner - (half * np.sqrt(2.0) + shift) * diagonal
+        square = shapely.box(*(centre - half), *(centre + half))
+        if area.contains(square):
+            return square
+    raise ScenarioError(f"no {size} m square fits into the walkable area along its top-right diagonal; use a smaller "
+                        "exit or a larger radius.")
+
+
+def check_area(area) -> shapely.Polygon:
+    if not isinstance(area, shapely.Polygon):
+        raise ScenarioError(f"the walkable area must be one shapely Polygon, got {type(area).__name__}; people in "
+                            "separate pieces could never reach the exit.")
+    if area.is_empty or area.area <= 0:
+        raise ScenarioError("the walkable area is empty.")
+    if not area.is_valid:
+        raise ScenarioError(f"the walkable area is not a valid polygon ({shapely.is_valid_reason(area)}).")
+    return area
+
+
+def check_exit(area: shapely.Polygon, exit_) -> shapely.Polygon:
+    """``exit_`` as a polygon inside the walkable area, or a ScenarioError saying what is wrong."""
+    if not isinstance(exit_, shapely.Polygon) or exit_.is_empty or exit_.area <= 0:
+        raise ScenarioError(f"the exit must be a non-empty shapely Polygon, got {exit_.wkt[:60]}.")
+    if exit_.convex_hull.area - exit_.area > 1e-9 * exit_.convex_hull.area:
+        raise ScenarioError("the exit must be a convex polygon (the simulator's rule for exit areas).")
+    outside = exit_.difference(area.buffer(1e-6)).area
+    if outside > 0:
+        raise ScenarioError(f"{outside / exit_.area:.0%} of the exit lies outside the walkable area; an exit must be "
+                            "a part of the area (see top_right_exit).")
+    return exit_
+
+
+# ---------------------------------------------------------------- start positions
+@dataclass(frozen=True)
+class Placement:
+    """Start positions and how many draws were rejected: ``outside`` the area (or closer than a
+    body's radius to its edge or to the exit), ``too_close`` to someone placed before; ``rounds``
+    of drawing."""
+
+    positions: np.ndarray
+    outside: int
+    too_close: int
+    rounds: int
+
+    def as_dict(self) -> dict:
+        return {"count": len(self.positions), "outside": self.outside, "too_close": self.too_close,
+                "rounds": self.rounds}
+
+
+def _inside(area, points: np.ndarray, clearance: float, exit_=None) -> np.ndarray:
+    """Which points stand in ``area``, at least ``clearance`` from its edge and from ``exit_``."""
+    inside = shapely.contains_xy(area, points[:, 0], points[:, 1])
+    for edge in (area.boundary, exit_):
+        if edge is not None and inside.any():
+            distances = shapely.distance(edge, shapely.points(points[inside]))
+            inside[np.flatnonzero(inside)[distances < clearance]] = False
+    return inside
+
+
+def place_people(sampler: Sampler, n: int, area: shapely.Polygon, rng: np.random.Generator, *,
+                 exit_: shapely.Polygon | None = None, radius: float = BODY_RADIUS,
+                 max_rounds: int = 100) -> Placement:
+    """``n`` start positions drawn from ``sampler`` (n, rng -> (n, 2) positions), one after another:
+    a position outside ``area``, or closer than ``radius`` to its edge or to ``exit_`` (someone there
+    would already be out), is rejected as ``outside``; one closer than a body's width (2 ``radius``)
+    to a position already placed as ``too_close``. Every rejected person is drawn again, in rounds,
+    until all ``n`` stand."""
+    check_area(area)
+    n = check_int(n, "the number of people")
+    placed = np.empty((0, 2))
+    outside = too_close = rounds = 0
+    while len(placed) < n:
+        if rounds == max_rounds:
+            raise ScenarioError(f"after {max_rounds} rounds of drawing only {len(placed)} of {n} people stand in the "
+                                f"walkable area ({outside} draws fell outside it, {too_close} too close to another); "
+                                "the distribution hardly covers the area, or the area is too small for them.")
+        rounds += 1
+        draws = validate_data(sampler(n - len(placed), rng), name="drawn positions", min_samples=1, n_features=2)
+        inside = _inside(area, draws, radius, exit_)
+        outside += int((~inside).sum())
+        for point in draws[inside]:
+            if len(placed) and np.min(np.hypot(*(placed - point).T)) < 2 * radius:
+                too_close += 1
+            else:
+                placed = np.vstack([placed, point])
+    return Placement(placed, outside, too_close, rounds)
+
+
+# ---------------------------------------------------------------- the scenario and its file
+@dataclass(frozen=True)
+class Scenario:
+    """What a simulation starts from: the walkable area, the exit, the start positions and the
+    people's radius, desired speed and the time step. Checked on creation."""
+
+    area: shapely.Polygon
+    exit: shapely.Polygon
+    positions: np.ndarray = field(repr=False)
+    radius: float = BODY_RADIUS
+    desired_speed: float = DESIRED_SPEED
+    time_step: float = TIME_STEP
+
+    def __post_init__(self):
+        check_area(self.area)
+        check_exit(self.area, self.exit)
+        for name in ("radius", "desired_speed", "time_step"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and np.isfinite(value) and value > 0):
+                raise ScenarioError(f"{name} must be a positive number, got {value!r}.")
+        positions = validate_data(self.positions, name="start positions", min_samples=1, n_features=2)
+        outside = np.flatnonzero(~_inside(self.area, positions, self.radius, self.exit))
+        if len(outside):
+            raise ScenarioError(f"{len(outside)} start positions lie outside the walkable area or closer than "
+                                f"{self.radius} m to its edge or to the exit (the first: "
+                                f"{positions[outside[0]].round(2).tolist()}); draw them with place_people.")
+        distances = np.hypot(*(positions[:, None, :] - positions[None, :, :]).transpose(2, 0, 1))
+        np.fill_diagonal(distances, np.inf)
+        if distances.min() < 2 * self.radius:
+            i, j = np.unravel_index(np.argmin(distances), distances.shape)
+            raise ScenarioError(f"start positions {i} and {j} are {distances[i, j]:.2f} m apart, closer than a body's "
+                                f"width ({2 * self.radius} m); draw them with place_people.")
+        object.__setattr__(self, "positions", positions)
+
+    def to_json(self) -> str:
+        return json.dumps({"format": FORMAT, "area_wkt": self.area.wkt, "exit_wkt": self.exit.wkt,
+                           "positions": [[round(float(x), 6), round(float(y), 6)] for x, y in self.positions],
+                           "radius": self.radius, "desired_speed": self.desired_speed,
+                           "time_step": self.time_step, "units": "metres, seconds"}, indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Scenario:
+        try:
+            record = json.loads(text)
+            if record.get("format") != FORMAT:
+                raise ScenarioError(f"scenario format {record.get('format')!r} is not {FORMAT}.")
+            return cls(shapely.from_wkt(record["area_wkt"]), shapely.from_wkt(record["exit_wkt"]),
+                       np.asarray(record["positions"], dtype=float), float(record["radius"]),
+                       float(record["desired_speed"]), float(record["time_step"]))
+        except (KeyError, TypeError, json.JSONDecodeError, shapely.errors.GEOSException) as error:
+            raise ScenarioError(f"not a scenario file: {type(error).__name__}: {error}") from error
+
+
+def write_scenario(path, scenario: Scenario) -> Path:
+    """Write the scenario as JSON (geometry as WKT, positions in metres), atomically."""
+    return write_atomic(Path(path), scenario.to_json())
+
+
+def load_scenario(path) -> Scenario:
+    """Read a scenario written by write_scenario (and check it again)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path} does not exist; `make report` writes results/task4_scenario.json.")
+    try:
+        return Scenario.from_json(path.read_text())
+    except ScenarioError as error:
+        raise ScenarioError(f"{path}: {error}") from error

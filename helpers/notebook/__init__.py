@@ -1,0 +1,30 @@
+"""What a task notebook's cells call: parameter checks, numbers for prose, tables, the results file,
+and figures (style, saving, plots)."""
+
+from . import plots
+from .figures import apply_style, publish
+from .parameters import (
+    ParameterError,
+    all_of,
+    at_least,
+    between,
+    check_parameters,
+    check_ranges,
+    each,
+    increasing,
+    length,
+    less_than,
+    one_of,
+    path,
+    positive,
+    random_seed,
+    share,
+    starts_with,
+)
+from .prose import either, fmt, percent, say
+from .results import save_results
+from .tables import show_table
+
+__all__ = ["ParameterError", "all_of", "apply_style", "at_least", "between", "check_parameters", "check_ranges",
+           "each", "either", "fmt", "increasing", "length", "less_than", "one_of", "path", "percent", "plots",
+           "positive", "publish", "random_seed", "save_results", "say", "share", "show_table", "starts_with"]

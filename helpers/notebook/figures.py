@@ -1,0 +1,169 @@
+"""Figure style, sizes and saving: every figure is written as vector PDF (for LaTeX) and PNG
+(for quick viewing), atomically and byte-reproducibly, and shown in the notebook with what the
+report needs: the caption, the files' paths and SHA-256s, and the helper that drew it."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+
+from helpers.core.files import ROOT, atomic_path, figures_dir, output_root
+
+#: Width of the report's text block (A4, 2.5 cm margins) in inches.
+TEXT_WIDTH = 6.3
+#: Figure widths for the report's single column.
+WIDTHS = {"full": TEXT_WIDTH, "wide": 0.85 * TEXT_WIDTH, "half": 0.5 * TEXT_WIDTH}
+
+STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 200,
+    "font.size": 8.5,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8.5,
+    "legend.fontsize": 7.5,
+    "xtick.labelsize": 7.5,
+    "ytick.labelsize": 7.5,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 1.3,
+    "lines.markersize": 3,
+    "image.cmap": "viridis",
+    "pdf.fonttype": 42,  # embed TrueType: text in the PDF stays text
+    "svg.hashsalt": "mlcms-ex4",
+    "axes.prop_cycle": matplotlib.cycler(
+        color=["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+    ),
+}
+
+#: Metadata that makes the saved files byte-identical across runs (no dates, no versions).
+_PDF_METADATA = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}
+_PNG_METADATA = {"Software": None}
+
+
+def apply_style() -> None:
+    """Use the shared report style for all following figures."""
+    plt.rcParams.update(STYLE)
+
+
+class FigureError(ValueError):
+    """A figure cannot be saved as it is (a missing glyph, a bad name or caption)."""
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, *, width: str | float = "full",
+               aspect: float = 0.62, **kwargs):
+    """A figure sized for the report: ``width`` is a name from WIDTHS or inches, height = width * aspect.
+
+    The figure remembers the function that called this one (the plotting helper), for the
+    report's note under each figure of what made it.
+    """
+    apply_style()
+    inches = WIDTHS[width] if isinstance(width, str) else float(width)
+    kwargs.setdefault("layout", "constrained")
+    fig, axes = plt.subplots(nrows, ncols, figsize=(inches, inches * aspect), **kwargs)
+    fig.mlcms_made_by = _caller(sys._getframe(1))
+    return fig, axes
+
+
+def _caller(frame) -> dict:
+    """The module, function and first line of the function running in ``frame``."""
+    module = frame.f_globals.get("__name__", "")
+    file = Path(frame.f_code.co_filename)
+    relative = file.relative_to(ROOT).as_posix() if file.is_relative_to(ROOT) else file.name
+    return {"function": f"{module}.{frame.f_code.co_qualname}", "file": relative, "line": frame.f_code.co_firstlineno}
+
+
+def sha256_bytes(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+@dataclass(frozen=True)
+class ReportFigure:
+    """A saved figure; displayed in a notebook as its PNG, carrying what the report needs.
+
+    ``pdf`` and ``png`` are paths relative to the run's output root; ``sha256`` holds both
+    files' checksums, so that the report can refuse a file that another run rewrote.
+    """
+
+    root: Path
+    pdf: str
+    png: str
+    caption: str
+    label: str
+    sha256: dict[str, str] = field(default_factory=dict)
+    made_by: dict | None = None
+
+    def file(self, kind: str = "pdf") -> Path:
+        """The saved file of ``kind`` ("pdf" or "png")."""
+        return self.root / {"pdf": self.pdf, "png": self.png}[kind]
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        metadata = {"mlcms_figure": {"pdf": self.pdf, "png": self.png, "sha256": self.sha256,
+                                     "caption": self.caption, "label": self.label, "made_by": self.made_by}}
+        return {"image/png": self.file("png").read_bytes(), "text/plain": f"Figure: {self.caption}"}, metadata
+
+
+def _rendered(fig, fmt: str, metadata: dict) -> bytes:
+    """The figure's file in ``fmt``; a glyph missing from the fonts is an error, as it is in LaTeX."""
+    import io
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(buffer, format=fmt, metadata=metadata)
+    missing = sorted({str(w.message) for w in caught if "missing from" in str(w.message)})
+    if missing:
+        raise FigureError(f"the figure's fonts lack characters ({'; '.join(missing)}); the figure would show "
+                          "empty boxes. Use characters of DejaVu Sans or write them as $math$.")
+    for warning in caught:  # anything else is shown as usual
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return buffer.getvalue()
+
+
+def save_figure(fig, task: str, name: str, caption: str, *, output_dir: str | os.PathLike = ".") -> ReportFigure:
+    """Save ``fig`` as ``figures/<task>/<name>.pdf`` and ``.png`` under ``output_dir`` and close it.
+
+    Both files are drawn in memory first and then written atomically, so a failure (or an
+    interrupt while drawing) leaves the previous pair untouched.
+    """
+    if not name.replace("_", "").replace("-", "").isalnum():
+        raise FigureError(f"figure name {name!r} must use letters, digits, '_' and '-' only.")
+    if not caption.strip():
+        raise FigureError(f"figure {name!r} needs a caption for the report.")
+    root = output_root(output_dir)
+    folder = figures_dir(task, output_dir)
+    try:
+        contents = {"pdf": _rendered(fig, "pdf", _PDF_METADATA), "png": _rendered(fig, "png", _PNG_METADATA)}
+    finally:
+        plt.close(fig)
+    for kind, content in contents.items():
+        with atomic_path(folder / f"{name}.{kind}") as tmp:
+            tmp.write_bytes(content)
+    return ReportFigure(root=root, pdf=(folder / f"{name}.pdf").relative_to(root).as_posix(),
+                        png=(folder / f"{name}.png").relative_to(root).as_posix(), caption=caption,
+                        label=f"fig:{task}:{name}", sha256={k: sha256_bytes(v) for k, v in contents.items()},
+                        made_by=getattr(fig, "mlcms_made_by", None))
+
+
+def publish(fig, task: str, name: str, caption: str, *, output_dir: str | os.PathLike = ".") -> None:
+    """Save a figure (see save_figure) and display it once in the running notebook, if any.
+
+    Returns None so that a ``publish(...)`` at the end of a cell is not shown a second time.
+    """
+    figure = save_figure(fig, task, name, caption, output_dir=output_dir)
+    with contextlib.suppress(ImportError):
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if get_ipython() is not None:
+            display(figure)

@@ -1,0 +1,192 @@
+"""A small hyper-parameter sweep run with papermill: one factor at a time around a base.
+
+A grid file names the notebook that evaluates one configuration, the base parameters, the
+values each factor is varied over, and the rule that picks the winner:
+
+    notebook: notebooks/sweeps/task4_vae_config.ipynb
+    base: {hidden: [128, 128], latent_dim: 2}
+    vary: {hidden: [[64, 64]], latent_dim: [1, 4]}
+    choose: {minimize: test_negative_elbo}
+
+Every point is executed into ``<out>/<label>/`` (its notebook and results/point.json), the points
+at the same time on the executor of ``helpers.core.executor`` (a local process pool by default, a Dask
+cluster with ``--scheduler``), and the table of all points is written atomically to ``<out>.json``:
+
+    python -m helpers.pipeline.sweep params/sweeps/task4_fire_evacuation.yaml build/sweeps/task4_fire_evacuation
+    python -m helpers.pipeline.sweep GRID OUT --scheduler tcp://scheduler:8786
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from helpers.core import timings
+from helpers.core.executor import Failure, run_all
+from helpers.core.files import ROOT, write_atomic
+from helpers.notebook.parameters import ParameterError, check_names
+
+#: The results name each sweep notebook saves under (results/point.json).
+POINT = "point"
+
+
+def points(grid: dict) -> list[tuple[str, dict]]:
+    """The base configuration first, then each single-factor change of it, with labels such as
+    ``hidden=32x32`` (made of letters, digits and ``_ . = -`` only, whatever the grid's values)."""
+    base = dict(grid.get("base") or {})
+    result = [("base", base)]
+    for factor, values in (grid.get("vary") or {}).items():
+        if factor not in base:
+            raise ValueError(f"the sweep varies {factor!r}, which the base configuration does not set; add it to base.")
+        for value in values:
+            if value != base[factor]:
+                result.append((_folder_name(f"{factor}={_text(value)}"), {**base, factor: value}))
+    return result
+
+
+def _text(value) -> str:
+    return "x".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+
+def _folder_name(label: str) -> str:
+    """Only letters, digits and ``_ . = -``: a label is a folder name and reaches the report's LaTeX."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", label)
+
+
+def run_point(notebook: str, folder: str, parameters: dict) -> dict:
+    """Execute the sweep's notebook once into ``folder`` (in whichever process the executor chose):
+    its parameters and metrics as it saved them (results/point.json). The folder is named by the
+    point's label."""
+    import papermill
+
+    started = time.perf_counter()
+    notebook, folder = Path(notebook), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(notebook), str(folder / notebook.name), parameters=parameters,
+                               cwd=str(notebook.parent), progress_bar=False, kernel_name="python3")
+    document = json.loads((folder / "results" / f"{POINT}.json").read_text())
+    timings.record("sweep point", folder.name, time.perf_counter() - started)
+    return {"parameters": document["parameters"], "metrics": document["results"]}
+
+
+def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None, scheduler: str | None = None,
+        log=None) -> dict:
+    """Execute every point of the sweep in ``grid_file`` on the executor (``helpers.core.executor``: a
+    local process pool, or the Dask cluster at ``scheduler``); return and write the summary.
+
+    A point that fails is reported with its label and traceback while the others finish; the
+    summary is written all the same, with the failure in its row, and ``failed`` names such points.
+    """
+    log = log or functools.partial(print, flush=True)  # flushed: make's output may be a pipe
+    grid_file, out = Path(grid_file), Path(out)
+    grid = yaml.safe_load(grid_file.read_text()) or {}
+    if "notebook" not in grid or "choose" not in grid:
+        raise ValueError(f"{grid_file} must name the notebook and the choose rule (see helpers/sweep.py).")
+    (direction, metric), = grid["choose"].items()
+    if direction not in ("minimize", "maximize"):
+        raise ValueError(f"choose must be minimize or maximize a metric, got {direction!r}.")
+    notebook = ROOT / grid["notebook"]
+    check_names(notebook, {**(grid.get("base") or {}), **(grid.get("vary") or {})},
+                f" in the sweep grid {grid_file}")
+    check_names(notebook, overrides or {}, " in --set")
+    started = time.perf_counter()
+    jobs, requested = {}, {}
+    for label, parameters in points(grid):
+        folder = (out / _folder_name(label)).resolve()
+        requested[label] = {**parameters, **(overrides or {}), "output_dir": str(folder)}
+        jobs[label] = (str(notebook), str(folder), requested[label])
+    log(f"==> {len(jobs)} sweep points: {', '.join(jobs)}")
+    outcomes = run_all(run_point, jobs, scheduler=scheduler, log=lambda line: log(f"    sweep point {line}"))
+    rows = []
+    for label, outcome in outcomes.items():
+        if isinstance(outcome, Failure):
+            log(f"sweep point {label} failed:\n{outcome.traceback}")
+            rows.append({"label": label, "parameters": requested[label], "failed": outcome.error,
+                         "traceback": outcome.traceback})
+        else:
+            rows.append({"label": label, **outcome})
+    done = [row for row in rows if "failed" not in row]
+    pick = (min if direction == "minimize" else max)(done, key=lambda row: row["metrics"][metric]) if done else None
+    for row in rows:
+        row["chosen"] = row is pick
+    summary = {"grid": grid, "rule": f"{direction} {metric}", "chosen": pick["label"] if pick else None,
+               "failed": [row["label"] for row in rows if "failed" in row], "points": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = write_atomic(out.with_suffix(".json"), json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    if summary["failed"]:  # kept to be read, but older than anything, so that make runs the sweep again
+        os.utime(written, (0, 0))
+    timings.record("sweep", grid_file.stem, time.perf_counter() - started)
+    return summary
+
+
+def load(summary_file: str | Path) -> dict:
+    """A sweep's summary (written by ``run``), or an error that says how to make it."""
+    path = Path(summary_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"no sweep results at {path}; run the sweep first (`make sweep`, part of "
+                                "`make report`).")
+    summary = json.loads(path.read_text())
+    if summary.get("failed"):
+        raise ValueError(f"the sweep in {path} is incomplete: the points {summary['failed']} failed (their "
+                         "tracebacks are in the file); fix the cause and run `make sweep` again.")
+    return summary
+
+
+def chosen_configuration(summary: dict, names, overrides: dict | None = None) -> dict:
+    """The settings ``names`` of the sweep's chosen point, with ``overrides`` (values that are not
+    None) taking their place. Returns the settings, the chosen label, the rule, and the
+    overridden settings as {name: [value, the chosen point's value]} (those that differ)."""
+    point = next(row for row in summary["points"] if row["label"] == summary["chosen"])
+    missing = [name for name in names if name not in point["parameters"]]
+    if missing:
+        raise KeyError(f"the sweep's points do not record {missing}; rerun the sweep.")
+    chosen = {name: point["parameters"][name] for name in names}
+    given = {name: value for name, value in (overrides or {}).items() if value is not None}
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise KeyError(f"{unknown} are not settings of the sweep's configurations {list(names)}.")
+    differs = {name: [value, chosen[name]] for name, value in given.items() if value != chosen[name]}
+    return {"settings": {**chosen, **given}, "chosen": summary["chosen"], "rule": summary["rule"],
+            "overridden": differs}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Run a one-factor-at-a-time papermill sweep.")
+    parser.add_argument("grid", help="the sweep's YAML file")
+    parser.add_argument("out", help="output folder; the summary goes to <out>.json")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=YAML",
+                        help="override a parameter in every point, e.g. --set cache_dir=build/cache")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="run the points on the Dask cluster at ADDRESS (default: $MLCMS_SCHEDULER, else a "
+                             "local process pool, one worker per core)")
+    args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set takes NAME=VALUE, got {item!r}")
+        overrides[name] = yaml.safe_load(value)
+    try:
+        summary = run(args.grid, args.out, overrides=overrides, scheduler=args.scheduler)
+    except ParameterError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if summary["failed"]:
+        print(f"error: {len(summary['failed'])} of {len(summary['points'])} sweep points failed: "
+              f"{', '.join(summary['failed'])} (tracebacks above and in {Path(args.out).with_suffix('.json')})",
+              file=sys.stderr)
+        return 1
+    print(f"chosen by '{summary['rule']}': {summary['chosen']} ({len(summary['points'])} points)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

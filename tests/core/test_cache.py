@@ -1,0 +1,56 @@
+"""The one cache: keys over everything that defines an entry; whole entries or none."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from helpers.core import cache
+
+
+def test_the_key_changes_with_every_part(tmp_path):
+    file = tmp_path / "code.py"
+    file.write_text("a = 1\n")
+    base = cache.digest({"x": 1}, np.zeros(3), file)
+    assert base == cache.digest({"x": 1}, np.zeros(3), file)
+    assert base != cache.digest({"x": 2}, np.zeros(3), file)
+    assert base != cache.digest({"x": 1}, np.zeros(3, dtype=np.float32), file)
+    assert base != cache.digest({"x": 1}, np.zeros((3, 1)), file)
+    file.write_text("a = 2\n")
+    assert base != cache.digest({"x": 1}, np.zeros(3), file)
+
+
+def test_a_failed_write_leaves_nothing(tmp_path):
+    store = cache.FolderCache(tmp_path, "thing", log=lambda message: None)
+
+    def failing(folder):
+        (folder / "v").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        store.store("k", failing)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_whole_entry_is_read_back_with_the_usual_permissions(tmp_path):
+    store = cache.FolderCache(tmp_path, "thing", log=lambda message: None)
+    assert store.load("k", lambda folder: (folder / "v").read_text()) is None
+    store.store("k", lambda folder: (folder / "v").write_text("whole"))
+    assert store.load("k", lambda folder: (folder / "v").read_text()) == "whole"
+    assert [p.name for p in tmp_path.iterdir()] == ["thing-k"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "thing-k" / "v").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_broken_entry_is_a_miss_that_says_so(tmp_path):
+    said = []
+    store = cache.FolderCache(tmp_path, "thing", log=said.append)
+    store.store("k", lambda folder: (folder / "v").write_text("{"))
+    assert store.load("k", lambda folder: json.loads((folder / "v").read_text())) is None
+    assert len(said) == 1 and "could not be read" in said[0] and not (tmp_path / "thing-k").exists()
+
+
+def test_a_disabled_cache_stores_nothing():
+    assert cache.FolderCache(None, "x").store("k", lambda folder: None) is None

@@ -1,0 +1,127 @@
+"""Independent runs on one executor: the local process pool, Dask distributed, and what a
+failing run leaves behind."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import yaml
+
+from helpers.core import executor
+from helpers.core.files import ROOT
+from helpers.pipeline import sweep
+from helpers.vae.training import TrainingConfig, train_many, train_vae
+
+SMOKE_GRID = ROOT / "params" / "smoke" / "sweeps" / "task4_fire_evacuation.yaml"
+
+
+def square_or_fail(n: int) -> int:
+    if n == 3:
+        raise ValueError("three is refused")
+    return n * n
+
+
+def thread_setting() -> str:
+    return os.environ.get("TF_NUM_INTRAOP_THREADS", "")
+
+
+def test_a_failing_run_is_reported_with_its_label_and_traceback_while_the_others_finish():
+    seen = []
+    with executor.executor(max_workers=1) as pool:
+        outcomes = executor.run_all(square_or_fail, {f"n={n}": (n,) for n in range(1, 6)}, pool=pool, log=seen.append)
+    assert list(outcomes) == ["n=1", "n=2", "n=3", "n=4", "n=5"]
+    assert [outcomes[f"n={n}"] for n in (1, 2, 4, 5)] == [1, 4, 16, 25]
+    failure = outcomes["n=3"]
+    assert isinstance(failure, executor.Failure) and failure.label == "n=3"
+    assert failure.error == "ValueError: three is refused"
+    assert "square_or_fail" in failure.traceback and "raise ValueError" in failure.traceback
+    assert "n=3 failed: ValueError: three is refused" in seen and len(seen) == 5
+    assert executor.failures(outcomes) == [failure]
+
+
+def test_the_local_pool_gives_each_worker_its_share_of_the_cores_as_threads(monkeypatch):
+    monkeypatch.setattr(executor, "cores", lambda: 4)
+    with executor.executor(max_workers=2) as pool:
+        assert [pool.submit(thread_setting).result() for _ in range(2)] == ["2", "2"]
+    with executor.executor(max_workers=4) as pool:
+        assert pool.submit(thread_setting).result() == "1"
+    assert executor.thread_settings(0)["OMP_NUM_THREADS"] == "1"
+
+
+def test_the_number_of_local_workers_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(executor.WORKERS_VARIABLE, raising=False)
+    assert executor.local_workers() == executor.cores()
+    monkeypatch.setenv(executor.WORKERS_VARIABLE, "3")
+    assert executor.local_workers() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(executor.WORKERS_VARIABLE, bad)
+        with pytest.raises(ValueError, match="MLCMS_WORKERS must be a positive integer"):
+            executor.local_workers()
+
+
+def test_an_unreachable_scheduler_says_what_to_do():
+    pytest.importorskip("distributed")
+    with pytest.raises(RuntimeError, match="no Dask scheduler answered at tcp://127.0.0.1:9"):
+        with executor.executor("tcp://127.0.0.1:9", timeout=2):
+            pass
+
+
+@pytest.mark.slow
+def test_models_trained_at_once_in_a_pool_equal_models_trained_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv(executor.WORKERS_VARIABLE, "2")
+    rng = np.random.default_rng(0)
+    x, validation = rng.random((600, 30), dtype=np.float32), rng.random((100, 30), dtype=np.float32)
+    configs = {("latent", d): TrainingConfig(latent_dim=d, hidden=(32, 32), max_epochs=3, min_epochs=3)
+               for d in (1, 2)}
+    pooled = train_many(x, validation, configs, cache_dir=tmp_path, verbose=0)
+    assert list(pooled) == list(configs) and all(model.from_cache for model in pooled.values())  # trained in workers
+    assert len(list(tmp_path.glob("vae-*"))) == 2
+    for name, config in configs.items():
+        alone = train_vae(x, validation, config, verbose=0)  # here, with this process's threads, no cache
+        assert not alone.from_cache
+        for a, b in zip(alone.model.get_weights(), pooled[name].model.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert alone.history == pooled[name].history
+
+
+@pytest.mark.slow
+def test_a_failing_sweep_point_is_marked_in_the_table_and_the_other_points_finish(tmp_path):
+    grid = yaml.safe_load(SMOKE_GRID.read_text())
+    grid["vary"] = {"latent_dim": [0]}  # refused by the notebook's range check, in its kernel
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
+    code = sweep.main([str(tmp_path / "grid.yaml"), str(tmp_path / "out"), "--set", f"cache_dir={tmp_path / 'cache'}"])
+    assert code == 1
+    table_file = tmp_path / "out.json"
+    table = json.loads(table_file.read_text())
+    assert table["failed"] == ["latent_dim=0"] and table["chosen"] == "base"
+    base, failed = table["points"]
+    assert base["chosen"] and "validation_negative_elbo" in base["metrics"]
+    assert not failed["chosen"] and "latent_dim" in failed["failed"] and "ParameterError" in failed["traceback"]
+    assert table_file.stat().st_mtime == 0  # older than its inputs: make runs the sweep again
+    with pytest.raises(ValueError, match=r"incomplete: the points \['latent_dim=0'\] failed"):
+        sweep.load(table_file)
+
+
+@pytest.mark.slow
+def test_the_smoke_sweep_on_a_dask_cluster_gives_the_local_pool_s_table(smoke_root, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    local = json.loads((smoke_root / "sweeps" / "task4_fire_evacuation.json").read_text())
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        with distributed.Client(cluster) as client:
+            workers = {info["id"] for info in client.scheduler_info()["workers"].values()}
+            assert len(workers) == 2
+        # a cache of its own: the cluster's workers train every model again
+        on_dask = sweep.run(SMOKE_GRID, tmp_path / "out", overrides={"cache_dir": str(tmp_path / "cache")},
+                            scheduler=cluster.scheduler_address, log=lambda _: None)
+    assert len(list((tmp_path / "cache").glob("vae-*"))) == len(on_dask["points"]) == 2
+    assert on_dask["failed"] == [] and on_dask["chosen"] == local["chosen"]
+
+    def table(summary):
+        return [(p["label"], p["chosen"], p["metrics"]) for p in summary["points"]]
+
+    assert table(on_dask) == table(local)

@@ -1,0 +1,75 @@
+"""The VAE as a density of positions: the training scaler, the validation split, the sampler in
+metres, and the CSV of start positions."""
+
+import numpy as np
+import pytest
+
+from helpers.evacuation import position_vae
+from helpers.evacuation.scenario import write_positions_csv
+
+
+def test_scaler_round_trip_uses_the_training_range():
+    train = np.array([[0.0, 10.0], [4.0, 30.0], [2.0, 20.0]])
+    scaler = position_vae.fit_scaler(train)
+    np.testing.assert_allclose(scaler.transform(train).min(axis=0), [-1, -1])
+    np.testing.assert_allclose(scaler.transform(train).max(axis=0), [1, 1])
+    test = np.array([[6.0, 0.0]])  # outside the training range: mapped with the training scaler
+    np.testing.assert_allclose(scaler.transform(test), [[2.0, -2.0]])
+    np.testing.assert_allclose(scaler.inverse_transform(scaler.transform(test)), test)
+    with pytest.raises(ValueError, match="constant"):
+        position_vae.fit_scaler(np.array([[1.0, 2.0], [1.0, 3.0]]))
+
+
+def test_the_validation_split_holds_out_a_fifth_and_depends_on_the_seed():
+    train = np.arange(200.0).reshape(100, 2)
+    fit, validation = position_vae.validation_split(train, seed=3)
+    assert len(validation) == 20 and len(fit) == 80
+    assert sorted(map(tuple, np.vstack([fit, validation]))) == sorted(map(tuple, train))
+    np.testing.assert_array_equal(position_vae.validation_split(train, seed=3)[1], validation)
+    assert not np.array_equal(position_vae.validation_split(train, seed=4)[1], validation)
+
+
+def test_configuration_keeps_only_the_snapshot_epochs_it_reaches():
+    config = position_vae.vae_config(hidden=(8,), max_epochs=20)
+    assert config.snapshot_epochs == (1, 10) and config.min_epochs == 20 and config.value_range is None
+    assert position_vae.vae_config().patience == 30
+
+
+def test_the_sampler_and_evaluation_work_in_metres():
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(5)
+    train = rng.uniform([0, 0], [200, 100], size=(3000, 2))
+    config = position_vae.vae_config(hidden=(8,), max_epochs=2)
+    trained, scaler = position_vae.fit_vae(train, train[:100], config, verbose=0)
+    assert len(trained.history["test_loss"]) == 2
+    draws = position_vae.sampler(trained.model, scaler)(50_000, np.random.default_rng(0))
+    assert draws.shape == (50_000, 2)
+    # The generative process written out by hand: z from the prior, the decoder's mean, the likelihood's
+    # noise, then the training range's map back to metres.
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((50_000, 2)).astype(np.float32)
+    noise = trained.model.sigma * rng.standard_normal((50_000, 2))
+    scaled = keras.ops.convert_to_numpy(trained.model.decode(z)) + noise
+    low, high = train.min(axis=0), train.max(axis=0)
+    by_hand = (scaled + 1.0) / 2.0 * (high - low) + low
+    assert np.all(np.abs(draws.mean(axis=0) - by_hand.mean(axis=0)) < 0.01 * (high - low))
+    np.testing.assert_allclose(draws.std(axis=0), by_hand.std(axis=0), rtol=0.02)
+    assert position_vae.sigma_in_metres(trained, scaler) == pytest.approx(trained.model.sigma * 150 / 2, rel=0.01)
+    metrics = position_vae.evaluate_vae(trained, scaler, train, train[:100], n_samples=3000, elbo_repeats=2)
+    assert metrics["best_epoch"] == int(np.argmin(trained.history["validation_loss"])) + 1
+    assert 0 <= metrics["share_inside"] <= 1 and metrics["epochs_trained"] == 2
+    stages = position_vae.stage_reconstructions(trained, scaler, train[:10])
+    assert list(stages) == ["after epoch 1", f"converged (epoch {trained.best_epoch})"]
+    assert all(points.shape == (10, 2) for points in stages.values())
+
+
+def test_initial_positions_csv_round_trip_and_bad_input(tmp_path):
+    points = np.array([[1.23456, 2.0], [150.0, 60.5]])
+    path = write_positions_csv(tmp_path / "out" / "positions.csv", points)
+    assert path.read_text().splitlines()[0] == "x,y"
+    np.testing.assert_allclose(np.loadtxt(path, delimiter=",", skiprows=1), points, atol=5e-4)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        write_positions_csv(tmp_path / "bad.csv", [[np.nan, 1.0]])
+    with pytest.raises(ValueError, match="must have 2 columns"):
+        write_positions_csv(tmp_path / "bad.csv", [[1.0, 2.0, 3.0]])
+    assert not (tmp_path / "bad.csv").exists()

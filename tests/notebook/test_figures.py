@@ -1,0 +1,57 @@
+"""Figures: saved as PDF and PNG, byte-reproducibly and atomically, and shown with what the report needs."""
+
+import matplotlib.pyplot as plt
+import pytest
+
+from helpers.notebook import figures
+
+
+def _figure():
+    fig, ax = figures.new_figure(width="half")
+    ax.plot([0, 1, 2], [1, 0, 1], label="a")
+    ax.legend()
+    return fig
+
+
+def test_the_same_figure_gives_the_same_bytes(tmp_path):
+    first = figures.save_figure(_figure(), "t", "curve", "A curve.", output_dir=tmp_path / "a")
+    second = figures.save_figure(_figure(), "t", "curve", "A curve.", output_dir=tmp_path / "b")
+    assert first.file("pdf").read_bytes() == second.file("pdf").read_bytes()
+    assert first.file("png").read_bytes() == second.file("png").read_bytes()
+    assert first.file("pdf").read_bytes().startswith(b"%PDF") and b"CreationDate" not in first.file().read_bytes()
+
+
+def test_a_saved_figure_records_its_files_checksums_and_the_helper_that_drew_it(tmp_path):
+    saved = figures.save_figure(_figure(), "t", "curve", "A curve.", output_dir=tmp_path)
+    assert saved.caption == "A curve." and saved.pdf == "figures/t/curve.pdf" and saved.png == "figures/t/curve.png"
+    assert saved.sha256["pdf"] == figures.sha256_bytes((tmp_path / "figures/t/curve.pdf").read_bytes())
+    assert saved.made_by == {"function": "tests.notebook.test_figures._figure",
+                             "file": "tests/notebook/test_figures.py", "line": _figure.__code__.co_firstlineno}
+
+
+def test_a_glyph_missing_from_the_figure_fonts_is_an_error(tmp_path):
+    fig, ax = figures.new_figure(width="half")
+    ax.set_title("\u4e2d\u6587")
+    with pytest.raises(figures.FigureError, match="fonts lack characters.*Glyph 20013"):
+        figures.save_figure(fig, "t", "glyphs", "Chinese title.", output_dir=tmp_path)
+    assert not (tmp_path / "figures" / "t").exists() or list((tmp_path / "figures" / "t").iterdir()) == []
+    plt.close("all")
+
+
+def test_a_failing_save_keeps_the_previous_figure(tmp_path, monkeypatch):
+    good = figures.save_figure(_figure(), "t", "curve", "A curve.", output_dir=tmp_path)
+    before = good.file().read_bytes()
+    fig = _figure()
+    monkeypatch.setattr(fig, "savefig", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        figures.save_figure(fig, "t", "curve", "A curve.", output_dir=tmp_path)
+    assert good.file().read_bytes() == before
+    assert sorted(p.name for p in good.file().parent.iterdir()) == ["curve.pdf", "curve.png"]
+
+
+@pytest.mark.parametrize(("name", "caption", "problem"), [("x", " ", "needs a caption"),
+                                                          ("../x", "c", "letters, digits")])
+def test_figure_names_and_captions_are_checked(tmp_path, name, caption, problem):
+    with pytest.raises(ValueError, match=problem):
+        figures.save_figure(_figure(), "t", name, caption, output_dir=tmp_path)
+    plt.close("all")

@@ -1,0 +1,86 @@
+"""A notebook's parameters: their types, their declared ranges, and the names read from the file."""
+
+import pytest
+
+from helpers.notebook.parameters import (
+    ParameterError,
+    all_of,
+    at_least,
+    between,
+    check_names,
+    check_parameters,
+    declared_defaults,
+    each,
+    increasing,
+    less_than,
+    one_of,
+    positive,
+    share,
+)
+
+
+def namespace(**values):
+    annotations = {"n": int, "rate": float, "sizes": list[int], "name": str}
+    defaults = {"n": 3, "rate": 0.5, "sizes": [1, 2], "name": "x"}
+    return {"__annotations__": annotations, **defaults, **values}
+
+
+def checks(**rules):
+    """A rule for every parameter of ``namespace()``: anything goes, but for ``rules``."""
+    return {name: rules.get(name, lambda v: None) for name in ("n", "rate", "sizes", "name")}
+
+
+def test_parameters_of_the_right_type_pass_and_ints_become_floats():
+    params = check_parameters(namespace(rate=2))
+    assert params == {"n": 3, "rate": 2.0, "sizes": [1, 2], "name": "x"}
+    assert isinstance(params["rate"], float)
+
+
+@pytest.mark.parametrize(("name", "value"), [("n", "5"), ("n", 2.5), ("n", True), ("sizes", [1, "2"]),
+                                             ("sizes", 3), ("rate", "fast"), ("name", 1)])
+def test_wrongly_typed_parameters_name_the_parameter_and_the_fix(name, value):
+    with pytest.raises(ParameterError, match=rf"parameter '{name}' must be .* got .*papermill -p"):
+        check_parameters(namespace(**{name: value}))
+
+
+def test_a_value_out_of_range_names_parameter_value_and_rule():
+    with pytest.raises(ParameterError, match="'n' = 0 is invalid: must be at least 1"):
+        check_parameters(namespace(n=0), checks(n=at_least(1)))
+
+
+@pytest.mark.parametrize(("rule", "bad", "good", "allowed"), [
+    (at_least(1), 0, 1, "must be at least 1"),
+    (between(0, 14), 15, 14, "must be in [0, 14]"),
+    (share(), 1.0, 0.5, "must be a share in (0, 1)"),
+    (share(), float("nan"), 0.5, "must be a share in (0, 1)"),
+    (positive(), float("inf"), 1e-9, "must be a finite number above 0"),
+    (positive(), -0.01, 1e-9, "must be a finite number above 0"),
+    (one_of(["a", "b"]), "c", "a", "must be one of ['a', 'b']"),
+    (each(at_least(1)), [], [1, 2], "must be a non-empty list whose every element be at least 1"),
+    (each(at_least(1)), [1, 0], [1, 2], "must be a non-empty list whose every element be at least 1"),
+    (increasing(), [1, 1], [1, 2], "must be strictly increasing"),
+    (all_of(at_least(2), less_than(5)), 5, 3, "must be at least 2; must be less than 5"),
+    (at_least(1), "x", 1, "must be at least 1"),  # a value of the wrong kind fails instead of crashing
+])
+def test_each_rule_says_what_is_allowed(rule, bad, good, allowed):
+    assert rule(bad) == allowed and rule(good) is None
+
+
+def test_optional_parameters_skip_their_range_check_when_unset():
+    space = {"__annotations__": {"size": int | None}, "size": None}
+    assert check_parameters(space, {"size": at_least(1)}) == {"size": None}
+    with pytest.raises(ParameterError, match="'size' = 0 is invalid"):
+        check_parameters({**space, "size": 0}, {"size": at_least(1)})
+
+
+def _notebook(source: str) -> dict:
+    return {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": source}]}
+
+
+def test_the_declared_defaults_are_read_from_the_parameters_cell():
+    assert declared_defaults(_notebook("seed: int = 0\nsizes: list[int] = [1, 2]\n")) == {"seed": 0, "sizes": [1, 2]}
+
+
+def test_a_misspelled_name_is_refused_with_the_closest_declared_one():
+    with pytest.raises(ParameterError, match="unknown parameter 'sed' \\(did you mean 'seed'\\?\\) in a.yaml"):
+        check_names(_notebook("seed: int = 0\n"), {"sed": 1}, " in a.yaml")

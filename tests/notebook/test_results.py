@@ -1,0 +1,25 @@
+"""The results file: every number the report quotes, with the parameters and the environment."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers.notebook.results import save_results
+
+
+def test_results_hold_numbers_parameters_and_the_environment(tmp_path):
+    path = save_results("taskx", {"value": np.float64(1.5), "array": np.arange(3)},
+                        parameters={"seed": 1, "output_dir": str(tmp_path)}, output_dir=tmp_path)
+    document = json.loads(path.read_text())
+    assert document["results"] == {"value": 1.5, "array": [0, 1, 2]}
+    assert document["parameters"] == {"seed": 1}  # where files go is not a result
+    assert document["environment"]["numpy"] == np.__version__
+
+
+def test_a_result_that_is_not_a_number_keeps_the_previous_file(tmp_path):
+    path = save_results("taskx", {"value": 1.5}, output_dir=tmp_path)
+    with pytest.raises(ValueError):
+        save_results("taskx", {"bad": float("nan")}, output_dir=tmp_path)
+    assert json.loads(path.read_text())["results"]["value"] == 1.5
+    assert [p.name for p in path.parent.iterdir()] == ["taskx.json"]

@@ -1,0 +1,73 @@
+"""The notebooks as source: narrative plus calls, one task id, stable cell ids, and parameter
+files that hold only what differs from the notebooks' defaults."""
+
+import ast
+import json
+import re
+
+import pytest
+import yaml
+
+from helpers.core.files import ROOT
+from helpers.pipeline import cell_rules as notebook_rules
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("task*.ipynb"))
+ALL_NOTEBOOKS = NOTEBOOKS + sorted((ROOT / "notebooks" / "sweeps").glob("*.ipynb"))
+
+
+def _cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def _defaults(path) -> dict:
+    cell = next(c for c in _cells(path) if "parameters" in c["metadata"].get("tags", []))
+    tree = ast.parse("".join(cell["source"]))
+    return {node.target.id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.AnnAssign)}
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_cells_are_narrative_and_calls(path):
+    assert notebook_rules.notebook_problems(path) == []
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
+def test_cell_ids_are_numbered_and_outputs_are_not_committed(path):
+    cells = _cells(path)
+    assert [c["id"] for c in cells] == [f"cell-{i:02d}" for i in range(len(cells))]
+    assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_task_id_is_the_notebook_name(path):
+    code = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
+    assert re.findall(r'^TASK = "(.+)"$', code, flags=re.M) == [path.stem]
+    assert path.stem in yaml.safe_load((ROOT / "report" / "metadata.yaml").read_text())["tasks"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameter_files_hold_only_what_differs_from_the_defaults(path):
+    defaults = _defaults(path)
+    for folder in ("params", "params/smoke"):
+        values = yaml.safe_load((ROOT / folder / f"{path.stem}.yaml").read_text())
+        assert isinstance(values, dict), f"{folder}/{path.stem}.yaml must hold a mapping ({{}} for none)"
+        unknown = set(values) - set(defaults)
+        assert not unknown, f"{folder}/{path.stem}.yaml sets parameters the notebook does not have: {unknown}"
+        same = {name for name, value in values.items() if value == defaults[name]}
+        assert not same, f"{folder}/{path.stem}.yaml repeats the notebook's defaults: {same}"
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_has_a_declared_range(path):
+    """check_ranges names every parameter of the parameters cell (sizes, indices, rates, paths, ...)."""
+    code = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
+    calls = [node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Call)
+             and getattr(node.func, "id", None) == "check_ranges"]
+    assert len(calls) == 1, "one check_ranges call right after check_parameters"
+    declared = {key.value for key in calls[0].args[1].keys}
+    assert declared == set(_defaults(path)), f"without a range: {set(_defaults(path)) - declared}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_runs_outside_make_do_not_write_where_the_report_reads(path):
+    output_dir = _defaults(path)["output_dir"]
+    assert (ROOT / output_dir).resolve() != ROOT and (ROOT / output_dir).resolve().is_relative_to(ROOT / "build")

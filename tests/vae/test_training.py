@@ -1,0 +1,198 @@
+"""Training with model selection on a validation set: stopping, best weights, snapshots kept as
+weights, the test set measured but never choosing, caching, and configuration errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from helpers.vae import inference as vae_inference  # noqa: E402
+from helpers.vae.training import TrainingConfig, train_vae  # noqa: E402
+
+
+def _shifted_data():
+    """Training data in [0, 0.5], validation data in [0.5, 1]: the validation loss first falls, then rises."""
+    rng = np.random.default_rng(0)
+    return (rng.uniform(0, 0.5, size=(64, 20)).astype(np.float32),
+            rng.uniform(0.5, 1, size=(256, 20)).astype(np.float32))
+
+
+def _config(**changes):
+    base = dict(hidden=(32,), max_epochs=20, min_epochs=20, patience=1, learning_rate=0.01, batch_size=16)
+    return TrainingConfig(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def long_run():
+    """Twenty epochs with the weights of every epoch kept."""
+    x, validation = _shifted_data()
+    return train_vae(x, validation, _config(snapshot_epochs=range(1, 21)), x_test=validation[:40], verbose=0)
+
+
+def test_the_best_validation_epoch_is_kept_and_restored(long_run):
+    losses = long_run.history["validation_loss"]
+    assert long_run.best_epoch == int(np.argmin(losses)) + 1
+    assert long_run.best_epoch < long_run.epochs_trained == 20  # the validation loss rose at the end
+    def same(a, b):
+        return all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
+    assert same(long_run.model.get_weights(), long_run.snapshot_weights[long_run.best_epoch])
+    assert not same(long_run.model.get_weights(), long_run.snapshot_weights[20])
+
+
+def test_snapshot_models_have_the_weights_of_their_epoch(long_run):
+    x, validation = _shifted_data()
+    early, late = long_run.at_epoch(1), long_run.at_epoch(long_run.best_epoch)
+    assert vae_inference.negative_elbo(late, validation)["negative_elbo"] \
+        < vae_inference.negative_elbo(early, validation)["negative_elbo"]
+    with pytest.raises(KeyError, match="no weights were kept after epoch 21"):
+        long_run.at_epoch(21)
+
+
+def test_the_test_set_is_measured_each_epoch_but_chooses_nothing(long_run):
+    x, validation = _shifted_data()
+    assert len(long_run.history["test_loss"]) == 20
+    first = vae_inference.negative_elbo(long_run.at_epoch(1), validation[:40])["negative_elbo"]
+    assert long_run.history["test_loss"][0] == pytest.approx(first, rel=0.05)  # one posterior sample each
+    without_test = train_vae(x, validation, _config(), verbose=0)
+    assert without_test.history["validation_loss"] == long_run.history["validation_loss"]
+    assert without_test.best_epoch == long_run.best_epoch and "test_loss" not in without_test.history
+    assert set(long_run.history) >= {"training_loss", "validation_loss", "training_kl", "validation_reconstruction"}
+
+
+def test_training_stops_when_the_validation_loss_stops_improving():
+    x, validation = _shifted_data()
+    trained = train_vae(x, validation, _config(min_epochs=0, patience=3), verbose=0)
+    assert trained.stopped_before_limit
+    assert trained.epochs_trained == trained.best_epoch + 3
+    losses = trained.history["validation_loss"]
+    assert min(losses[trained.best_epoch:]) >= losses[trained.best_epoch - 1]
+    not_before = train_vae(x, validation, _config(min_epochs=19, patience=3), verbose=0)
+    assert not_before.epochs_trained >= 19
+
+
+def test_training_is_deterministic_and_the_cache_is_reused_extended_or_invalidated(tmp_path, capsys):
+    x, validation = _shifted_data()
+    config = _config(max_epochs=3, min_epochs=3, snapshot_epochs=(1,))
+    first = train_vae(x, validation, config, cache_dir=tmp_path, verbose=0)
+    again = train_vae(x, validation, config, verbose=0)
+    assert again.history == first.history
+    cached = train_vae(x, validation, config, cache_dir=tmp_path, verbose=0)
+    assert cached.from_cache and not first.from_cache and cached.history == first.history
+    np.testing.assert_array_equal(vae_inference.generate(cached.model, 3), vae_inference.generate(first.model, 3))
+    # More snapshot epochs: the same model is trained again, keeping both sets; then both are cached.
+    more = train_vae(x, validation, config.replace(snapshot_epochs=(2,)), cache_dir=tmp_path, verbose=0)
+    assert not more.from_cache and sorted(more.snapshot_weights) == [1, 2] and more.history == first.history
+    assert train_vae(x, validation, config, cache_dir=tmp_path, verbose=0).from_cache
+    assert len(list(tmp_path.iterdir())) == 1
+    changed = train_vae(x, validation, config.replace(kl_weight=0.5), cache_dir=tmp_path, verbose=0)
+    assert not changed.from_cache and len(list(tmp_path.iterdir())) == 2
+    # A broken entry is a miss: one line says so, and the model is trained again.
+    entry = next(p for p in tmp_path.iterdir() if json.loads((p / "training.json").read_text())["settings"]
+                 ["kl_weight"] == 1.0)
+    (entry / "weights.npz").write_bytes(b"not an archive")
+    capsys.readouterr()
+    rebuilt = train_vae(x, validation, config, cache_dir=tmp_path, verbose=0)
+    assert not rebuilt.from_cache and rebuilt.history == first.history
+    assert "could not be read" in capsys.readouterr().err
+
+
+def test_a_diverging_run_stops_with_a_clear_error():
+    x, validation = _shifted_data()
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        train_vae(x, validation, _config(learning_rate=1e12, max_epochs=5, min_epochs=0), verbose=0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"max_epochs": 0}, "max_epochs must be an integer of at least 1"),
+        ({"batch_size": 0}, "batch_size must be an integer of at least 1"),
+        ({"learning_rate": -0.01}, "learning_rate must be a number above 0"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a finite number"),
+        ({"min_epochs": 30}, "min_epochs must be an integer from 0 to 20"),
+        ({"hidden": ()}, "hidden must name at least one"),
+        ({"snapshot_epochs": (0,)}, "snapshot epoch 0 is outside"),
+        ({"likelihood": "bernoulli", "value_range": (-1.0, 1.0)}, "Bernoulli likelihood needs data in \\[0, 1\\]"),
+    ],
+)
+def test_bad_configurations_are_rejected(changes, match):
+    with pytest.raises(ValueError, match=match):
+        _config(**changes)
+
+
+def test_bad_data_is_rejected():
+    x, validation = _shifted_data()
+    with pytest.raises(ValueError, match="x_train must be 2-D"):
+        train_vae(np.zeros((4, 28, 28)), validation, _config())
+    with pytest.raises(ValueError, match="x_train must lie in \\[0, 1\\]"):
+        train_vae(x + 2, validation, _config())
+    with pytest.raises(ValueError, match="x_validation must have 20 columns"):
+        train_vae(x, validation[:, :5], _config())
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        train_vae(np.where(x > 0.4, np.nan, x), validation, _config())
+    with pytest.raises(TypeError, match="config must be a TrainingConfig"):
+        train_vae(x, validation, {"latent_dim": 2})
+
+
+def test_other_value_ranges_are_checked_against_the_configured_range():
+    x = np.random.default_rng(0).uniform(-1, 1, size=(64, 2)).astype(np.float32)
+    with pytest.raises(ValueError, match="must lie in \\[-1, 1\\].*training set's scaler"):
+        train_vae(x * 3, x, _config(value_range=(-1.0, 1.0)))
+    trained = train_vae(x, x, _config(value_range=(-1.0, 1.0), hidden=(8,), max_epochs=2, min_epochs=0), verbose=0)
+    assert np.isfinite(trained.history["validation_loss"]).all()
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_the_same_code_trains_on_every_keras_backend(backend):
+    """KERAS_BACKEND is fixed per process, so each run happens in a child process. PyTorch allows
+    one step per compiled call only; JAX (like TensorFlow) runs a whole epoch in one."""
+    pytest.importorskip(backend)
+    script = (
+        "import numpy as np\n"
+        "import keras\n"
+        "from helpers.vae import model as vae\n"
+        "from helpers.vae.training import TrainingConfig, compile_for_training, train_vae\n"
+        f"assert keras.backend.backend() == {backend!r}\n"
+        "x = np.random.default_rng(0).uniform(size=(512, 20)).astype(np.float32)\n"
+        "config = TrainingConfig(hidden=(16,), max_epochs=4, min_epochs=0, snapshot_epochs=(1,))\n"
+        "losses = train_vae(x[:384], x[384:], config, verbose=0).history['validation_loss']\n"
+        "print(compile_for_training(vae.VAE(20, 2, (16,)), config, 384).steps_per_execution)\n"
+        "print(losses[0], losses[-1])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": backend},
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    steps, first, last = done.stdout.split()[-3:]
+    assert int(steps) == (1 if backend == "torch" else 3)  # 384 samples in batches of 128
+    assert float(last) < float(first)
+
+
+def test_the_tensorflow_pipeline_runs_on_its_own_thread_and_feeds_the_same_batches():
+    """fit_inputs' tf.data pipelines run without tf.data's autotuning, on one private thread (whose
+    threads take cores from the training step otherwise); the batches of each epoch are those of the same
+    pipeline with tf.data's default options, so the trained weights do not change."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the tf.data pipelines are TensorFlow's")
+    import tensorflow as tf
+
+    from helpers.vae.training import fit_inputs
+
+    x = np.random.default_rng(0).uniform(size=(300, 5)).astype(np.float32)
+    config = TrainingConfig(batch_size=64, seed=3)
+    training, validation = fit_inputs(x[:250], x[250:], config)
+    dataset = training["x"]
+    options = dataset.options()
+    assert options.autotune.enabled is False and options.threading.private_threadpool_size == 1
+    assert validation["validation_data"].options().threading.private_threadpool_size == 1
+    default = (tf.data.Dataset.from_tensor_slices(x[:250]).shuffle(250, seed=3, reshuffle_each_iteration=True)
+               .batch(64))
+    for _ in range(2):  # two epochs: reshuffled alike
+        ours, theirs = [b.numpy() for b in dataset], [b.numpy() for b in default]
+        assert [b.shape[0] for b in ours] == [64, 64, 64, 58]
+        assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    assert not np.array_equal(ours[0], x[:64])  # shuffled
