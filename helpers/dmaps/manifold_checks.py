@@ -109,11 +109,6 @@ def residual_analysis(eigenfunctions: np.ndarray, *, threshold: float = 0.5, see
             "harmonics": first[1:new - 1] if new else first[1:], "new_residual": first[new - 1] if new else None}
 
 
-def residual_before(residuals: dict, l: int) -> float:
-    """The residual on phi_1 of phi_{l-1}, the eigenfunction just before phi_l."""
-    return float(residuals["first"][l - 2])
-
-
 def linear_against_diffusion(points: np.ndarray, eigenfunctions: np.ndarray, *, factor: float = 5.0) -> dict:
     """PCA against the diffusion map as 2-D representations: the PCA energies, the false-neighbour
     share of the first two principal components, that of each pair (phi_1, phi_l), and the best pair
@@ -146,14 +141,6 @@ def pair_gaps(markov_eigenvalues: np.ndarray) -> np.ndarray:
     """Relative gaps |a_{l+1} / a_l - 1| within the pairs (1, 2), (3, 4), ... of eigenvalues."""
     a = np.asarray(markov_eigenvalues, dtype=float)
     return np.array([abs(a[index + 1] / a[index] - 1.0) for index in range(1, len(a) - 1, 2)])
-
-
-def first_new_agreement(first_new_large: int | None, first_new_small: int | None) -> str:
-    """How the residual test's answers for two sample sizes relate: "none" (no new direction with
-    few points), "same", or "different"."""
-    if first_new_small is None:
-        return "none"
-    return "same" if first_new_small == first_new_large else "different"
 
 
 def unfolding(data: np.ndarray, eigenfunctions: np.ndarray, *, factor: float = 5.0, max_share: float = 0.01) -> dict:

@@ -87,15 +87,6 @@ def quality(classifier, models: dict, test: Split, *, n_samples: int, seed: int 
     return result
 
 
-def loss_against_samples(small: dict, large: dict, small_quality: dict, large_quality: dict) -> dict[str, bool]:
-    """Whether the larger latent space has the lower test loss, more confidently judged samples,
-    and so whether a lower loss goes with better samples."""
-    lower_loss = large["test"]["negative_elbo"] < small["test"]["negative_elbo"]
-    more_confident = large_quality["mean_confidence"] > small_quality["mean_confidence"]
-    return {"lower_loss": lower_loss, "more_confident": more_confident,
-            "loss_goes_with_samples": lower_loss == more_confident}
-
-
 def prior_gap(trained: TrainedVAE, test: Split, generated_quality: dict, *, seed: int = 0) -> dict:
     """How far the encoded test set is from the prior N(0, I): the norm of its mean and its
     standard deviation per axis; with the test loss terms and the quality of generated digits."""
@@ -103,20 +94,3 @@ def prior_gap(trained: TrainedVAE, test: Split, generated_quality: dict, *, seed
     return {**vae_inference.negative_elbo(trained.model, test.x, seed=seed),
             "latent_mean_norm": float(np.linalg.norm(codes.mean(axis=0))), "latent_std": codes.std(axis=0).tolist(),
             "quality": generated_quality}
-
-
-def kl_weight_effect(full: dict, low: dict) -> dict[str, bool]:
-    """What down-weighting the KL term did (both from prior_gap): a lower reconstruction term,
-    a higher KL term, less confidently judged samples, and whether that separates the two effects
-    (better reconstructions with worse samples)."""
-    better_reconstruction = low["reconstruction"] < full["reconstruction"]
-    worse_samples = low["quality"]["mean_confidence"] < full["quality"]["mean_confidence"]
-    return {"better_reconstruction": better_reconstruction, "kl_rises": low["kl"] > full["kl"],
-            "worse_samples": worse_samples, "separates": better_reconstruction and worse_samples}
-
-
-def loss_gap(small: dict, large: dict) -> dict:
-    """How many nats lower the larger latent space's test loss is (``gap``), and whether it is lower."""
-    gap = float(small["negative_elbo"] - large["negative_elbo"])
-    return {"gap": gap, "larger_is_lower": gap > 0}
-

@@ -5,11 +5,6 @@ from __future__ import annotations
 import math
 
 
-def either(fact: bool, yes: str, no: str) -> str:
-    """The words for a computed fact: ``yes`` when it holds, else ``no``."""
-    return yes if fact else no
-
-
 def fmt(value: float, digits: int = 3) -> str:
     """A number for prose: ``digits`` significant digits, no exponent for everyday magnitudes."""
     if isinstance(value, int) and not isinstance(value, bool):

@@ -123,9 +123,3 @@ def visible_threshold(curve: dict[str, np.ndarray], min_ssim: float) -> dict:
     index = int(stays[-1]) + 1 if stays.size else 0  # the first L after the last one below the threshold
     return {"n_components": int(curve["components"][index]), "ssim": float(curve["ssim"][index]),
             "psnr": float(curve["psnr"][index]), "min_ssim": min_ssim}
-
-
-def answer_range(table: dict[str, dict[str, int]]) -> tuple[int, int]:
-    """The smallest and largest answer in a components_for_loss_table."""
-    counts = [n for row in table.values() for n in row.values()]
-    return min(counts), max(counts)

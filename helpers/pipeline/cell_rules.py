@@ -1,11 +1,11 @@
 """The rules a task notebook's code cells follow: narrative plus calls, no algorithm.
 
-A code cell may import, call helpers, pick fields and format them for prose; it may not define
-functions or classes, write lambdas, do arithmetic, compare values, or update in place. Sentences
-that depend on a result take a fact that a helper returned (``either(fact, "does", "does not")``).
+A code cell imports, calls helpers, compares and combines their results and formats them as
+sentences and tables. It does not define functions or classes, write lambdas, loop until a
+condition, or update a value in place; a ``for`` statement only shows things (its body is calls).
 The parameters cell holds only ``name: type = literal`` lines (and the typing import they need).
 
-    python -m helpers.notebook_rules notebooks/*.ipynb notebooks/sweeps/*.ipynb
+    python -m helpers.pipeline.cell_rules notebooks/*.ipynb notebooks/sweeps/*.ipynb
 """
 
 from __future__ import annotations
@@ -19,36 +19,20 @@ _FORBIDDEN = {
     ast.FunctionDef: "defines a function (put it in helpers/)",
     ast.AsyncFunctionDef: "defines a function (put it in helpers/)",
     ast.ClassDef: "defines a class (put it in helpers/)",
-    ast.Lambda: "writes a lambda (put the logic in helpers/, or use a helpers.notebook rule)",
-    ast.AugAssign: "updates a value in place (compute it in a helper)",
+    ast.Lambda: "writes a lambda (put the logic in helpers/)",
     ast.While: "loops until a condition (an algorithm: put it in helpers/)",
+    ast.AugAssign: "updates a value in place (an algorithm: compute it in a helper)",
 }
-
-
-def _is_text(node: ast.AST) -> bool:
-    """A string literal, an f-string, or a concatenation with one of them (prose joined with +)."""
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return _is_text(node.left) or _is_text(node.right)
-    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
 
 
 def code_problems(source: str) -> list[str]:
     """What in one code cell breaks the rules, as "line N: ..." messages."""
-    tree = ast.parse(source)
     problems = []
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source)):
         line = getattr(node, "lineno", "?")
-        for kind, message in _FORBIDDEN.items():
-            if isinstance(node, kind):
-                problems.append(f"line {line}: {message}")
-        if isinstance(node, ast.BinOp) and not (isinstance(node.op, ast.Add)
-                                                and (_is_text(node.left) or _is_text(node.right))):
-            problems.append(f"line {line}: arithmetic `{ast.unparse(node)}` (compute it in a helper)")
-        if isinstance(node, ast.Compare) and not all(isinstance(op, ast.Is | ast.IsNot) for op in node.ops):
-            problems.append(f"line {line}: comparison `{ast.unparse(node)}` (a helper should return the fact)")
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd | ast.Invert) \
-                and not isinstance(node.operand, ast.Constant):
-            problems.append(f"line {line}: arithmetic `{ast.unparse(node)}` (compute it in a helper)")
+        problems += [f"line {line}: {message}" for kind, message in _FORBIDDEN.items() if isinstance(node, kind)]
+        if isinstance(node, ast.For) and not all(isinstance(statement, ast.Expr) for statement in node.body):
+            problems.append(f"line {line}: a loop that computes (a for loop may only show things: put it in helpers/)")
     return problems
 
 

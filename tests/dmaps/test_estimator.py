@@ -186,7 +186,7 @@ def test_the_first_new_direction_is_the_first_residual_above_the_threshold():
 
 def test_with_eigenfunctions_counts_phi_0():
     assert with_eigenfunctions(4).n_eigenpairs == 3
-    with pytest.raises(ValueError, match="the number of eigenfunctions .* must be an integer at least 2"):
+    with pytest.raises(ValueError, match="the number of eigenfunctions .* must be an integer of at least 2"):
         with_eigenfunctions(1)
 
 
@@ -217,7 +217,6 @@ def test_residual_analysis_names_the_harmonics_and_the_new_direction(roll):
     assert result["first_new"] == 4
     np.testing.assert_array_equal(result["harmonics"], result["first"][1:3])
     assert result["new_residual"] == result["first"][3] > 0.9
-    assert manifold_checks.residual_before(result, 4) == result["first"][2]
     flat = manifold_checks.residual_analysis(columns[:, :4])
     assert flat["first_new"] is None and flat["new_residual"] is None
 

@@ -65,7 +65,3 @@ def test_reconstruction_summary_and_the_visible_threshold(face):
     assert images.visible_threshold(curve, 1.5)["n_components"] is None  # SSIM never reaches 1.5
     answer = images.loss_answer(pca, 0.01)
     assert answer["loss"] < 0.01 <= answer["loss_one_fewer"]
-
-
-def test_answer_range_spans_the_table():
-    assert images.answer_range({"a": {"x": 3, "y": 9}, "b": {"x": 5, "y": 1}}) == (1, 9)
