@@ -30,18 +30,25 @@ def _with_packages(dotted: str) -> list[str]:
     return [".".join(parts[:end]) for end in range(1, len(parts) + 1)]
 
 
+def imported_from(node: ast.ImportFrom, module: str) -> str:
+    """The dotted module an ``from ... import`` in ``module`` (its dotted name; a package's is that of
+    its ``__init__``) imports from, relative imports resolved."""
+    base = node.module or ""
+    if node.level:
+        package = module.rsplit(".", node.level)[0]
+        base = f"{package}.{base}" if base else package
+    return base
+
+
 def imported_helpers(source: str, module: str = "") -> set[str]:
-    """The helpers modules and packages ``source`` imports, absolutely or relative to ``module`` (its
-    dotted name; a package's is that of its ``__init__``), with the packages each import runs."""
+    """The helpers modules and packages ``source`` imports, absolutely or relative to ``module``, with
+    the packages each import runs."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                package = module.rsplit(".", node.level)[0]
-                base = f"{package}.{base}" if base else package
+            base = imported_from(node, module)
             names = [base] + [f"{base}.{alias.name}" for alias in node.names]  # a name may be a submodule
         else:
             continue
@@ -49,7 +56,7 @@ def imported_helpers(source: str, module: str = "") -> set[str]:
     return {package for name in found for package in _with_packages(name)}
 
 
-def _dotted(file: Path) -> str:
+def dotted_name(file: Path) -> str:
     """The dotted name a file's relative imports start from (a package for ``__init__.py``)."""
     parts = file.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts if parts[-1] != "__init__" else (*parts[:-1], "__init__"))
@@ -64,7 +71,7 @@ def helper_closure(source: str) -> list[str]:
             continue
         seen.add(name)
         file = module_file(name)
-        todo += sorted(imported_helpers(file.read_text(), _dotted(file)) - seen)
+        todo += sorted(imported_helpers(file.read_text(), dotted_name(file)) - seen)
     return sorted(module_file(name).relative_to(ROOT).as_posix() for name in seen)
 
 

@@ -9,8 +9,6 @@ remotes are shown (as https links); anything else (a path, a file:// URL) is "a 
 from __future__ import annotations
 
 import ast
-import importlib
-import inspect
 import json
 import re
 import urllib.parse
@@ -19,6 +17,8 @@ from pathlib import Path
 
 from helpers.core.files import ROOT
 from helpers.notebook.parameters import LOCATION_PARAMETERS, declared_defaults
+
+from .deps import dotted_name, imported_from, module_file
 
 #: Helpers that only display or record (publish, say, show_table, fmt, ...), not compute.
 PLUMBING = ("helpers.notebook.",)
@@ -109,14 +109,20 @@ def called_helpers(source: str, names: Mapping[str, str]) -> list[str]:
 
 
 def locate(dotted: str) -> tuple[str, int | None]:
-    """The repository file and first line of a helper function or class ``helpers.x.y.name``."""
-    module_name, _, attribute = dotted.rpartition(".")
-    try:
-        target = getattr(importlib.import_module(module_name), attribute)
-        file = Path(inspect.getsourcefile(target)).resolve().relative_to(ROOT).as_posix()
-        return file, inspect.getsourcelines(target)[1]
-    except (ImportError, AttributeError, OSError, TypeError, ValueError):
-        return f"{module_name.replace('.', '/')}.py", None
+    """The repository file and first line of a helper function or class ``helpers.x.y.name``, read from
+    the sources (nothing is imported); a name that a package imports from a module is followed there."""
+    module, _, name = dotted.rpartition(".")
+    while (file := module_file(module)) is not None:
+        tree = ast.parse(file.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name == name:
+                return file.relative_to(ROOT).as_posix(), node.lineno
+        origins = [imported_from(node, dotted_name(file)) for node in tree.body if isinstance(node, ast.ImportFrom)
+                   and any((alias.asname or alias.name) == name for alias in node.names)]
+        if not origins:
+            break
+        module = origins[0]
+    return f"{dotted.rpartition('.')[0].replace('.', '/')}.py", None
 
 
 def source_note(notebook: str, cell_id: str | None, helpers: list[str], links: Links,
