@@ -14,6 +14,10 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.collections import Collection
+from matplotlib.lines import Line2D
+from matplotlib.text import Annotation
 
 from helpers.core.files import ROOT, atomic_path, figures_dir, output_root
 
@@ -57,7 +61,8 @@ def apply_style() -> None:
 
 
 class FigureError(ValueError):
-    """A figure cannot be saved as it is (a missing glyph, a bad name or caption)."""
+    """A figure cannot be saved as it is (a missing glyph, something it promises but does not draw,
+    a bad name or caption)."""
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, width: str | float = "full",
@@ -130,6 +135,40 @@ def _rendered(fig, fmt: str, metadata: dict) -> bytes:
     return buffer.getvalue()
 
 
+def undrawn(fig) -> list[str]:
+    """What a figure asked for but will not show: a legend entry whose artist has nothing inside its
+    axes (a proxy with no data, or data outside the limits), and an annotation that matplotlib drops
+    because the point it marks lies outside its axes."""
+    fig.draw_without_rendering()  # the limits and layout as they will be saved
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes)]
+    listed = {text.get_text() for legend in legends if legend is not None for text in legend.get_texts()}
+    problems = []
+    for ax in fig.axes:
+        inside = ax.bbox.frozen()
+        for artist, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label in listed and not _shows_something(artist, inside):
+                problems.append(f"the legend entry {label!r} has nothing drawn inside its axes")
+        for text in ax.texts:
+            if isinstance(text, Annotation) and text.get_annotation_clip() is not False \
+                    and text.xycoords == "data" and not inside.contains(*ax.transData.transform(text.xy)):
+                problems.append(f"the annotation {text.get_text()!r} at {tuple(round(float(v), 3) for v in text.xy)} "
+                                "lies outside its axes, so it is not drawn")
+    return problems
+
+
+def _shows_something(artist, inside) -> bool:
+    """Whether some point or part of ``artist`` lies in the display box ``inside``."""
+    if isinstance(artist, Line2D):
+        points = artist.get_transform().transform(artist.get_xydata()) if len(artist.get_xydata()) else []
+    elif isinstance(artist, Collection):
+        offsets = artist.get_offsets()
+        points = artist.get_offset_transform().transform(offsets) if len(offsets) else []
+    else:  # patches, images, containers: their extent
+        extent = artist.get_window_extent() if hasattr(artist, "get_window_extent") else None
+        return extent is None or extent.overlaps(inside)
+    return any(inside.contains(x, y) for x, y in points if np.isfinite(x) and np.isfinite(y))
+
+
 def save_figure(fig, task: str, name: str, caption: str, *, output_dir: str | os.PathLike = ".") -> ReportFigure:
     """Save ``fig`` as ``figures/<task>/<name>.pdf`` and ``.png`` under ``output_dir`` and close it.
 
@@ -140,6 +179,10 @@ def save_figure(fig, task: str, name: str, caption: str, *, output_dir: str | os
         raise FigureError(f"figure name {name!r} must use letters, digits, '_' and '-' only.")
     if not caption.strip():
         raise FigureError(f"figure {name!r} needs a caption for the report.")
+    missing = undrawn(fig)
+    if missing:
+        plt.close(fig)
+        raise FigureError(f"figure {name!r} promises what it does not draw: {'; '.join(missing)}.")
     root = output_root(output_dir)
     folder = figures_dir(task, output_dir)
     try:

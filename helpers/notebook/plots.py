@@ -21,12 +21,13 @@ def principal_directions(X: np.ndarray, pca, *, scale: float = 2.0):
     length = scale * pca.singular_values_[0] / np.sqrt(max(X.shape[0] - 1, 1))
     for i, direction in enumerate(pca.all_components_):
         end = pca.mean_ + length * direction
-        ax.annotate("", xy=end, xytext=pca.mean_,
-                    arrowprops={"arrowstyle": "-|>", "color": f"C{i}", "lw": 1.6})
-        ax.plot([], [], color=f"C{i}", label=f"PC {i + 1} (energy {100 * pca.energy_[i]:.1f}%)")
+        # The line carries the legend entry and takes the tip into the axes' limits; the head goes on it.
+        ax.plot(*np.transpose([pca.mean_, end]), color=f"C{i}", lw=1.6,
+                label=f"PC {i + 1} (energy {100 * pca.energy_[i]:.1f}%)")
+        ax.annotate("", xy=end, xytext=pca.mean_, arrowprops={"arrowstyle": "-|>", "color": f"C{i}", "lw": 1.6})
     ax.scatter(*pca.mean_, color="k", s=14, zorder=3, label="mean")
     ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
-    ax.legend(loc="upper left", frameon=False)
+    fig.legend(loc="outside lower center", ncols=2, frameon=False)  # the arrows leave no empty corner
     return fig
 
 

@@ -55,3 +55,24 @@ def test_figure_names_and_captions_are_checked(tmp_path, name, caption, problem)
     with pytest.raises(ValueError, match=problem):
         figures.save_figure(_figure(), "t", name, caption, output_dir=tmp_path)
     plt.close("all")
+
+
+def test_a_legend_entry_without_anything_drawn_is_named():
+    fig, ax = figures.new_figure()
+    ax.plot([], [], label="proxy")
+    ax.plot([0, 1], [0, 1], label="real")
+    ax.plot([5, 6], [5, 6], label="outside")
+    ax.set(xlim=(0, 1), ylim=(0, 1))
+    ax.legend()
+    assert figures.undrawn(fig) == ["the legend entry 'proxy' has nothing drawn inside its axes",
+                                    "the legend entry 'outside' has nothing drawn inside its axes"]
+    plt.close(fig)
+
+
+def test_a_figure_with_an_annotation_outside_its_axes_is_not_saved(tmp_path):
+    fig, ax = figures.new_figure()
+    ax.plot([0, 1], [0, 1])
+    ax.annotate("tip", xy=(0.5, 3.0), xytext=(0.5, 0.5), arrowprops={"arrowstyle": "->"})
+    with pytest.raises(figures.FigureError, match="'tip' at \\(0.5, 3.0\\) lies outside its axes"):
+        figures.save_figure(fig, "t", "arrow", "An arrow.", output_dir=tmp_path)
+    assert not (tmp_path / "figures" / "t").exists()
