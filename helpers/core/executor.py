@@ -14,6 +14,10 @@ calling process, one run after another. Each local worker gets an equal share of
 threads (``thread_settings``, set before it imports a numerical library), unless the caller asks
 for more: small networks, such as the sweep's, train faster as several one-threaded processes
 than as one process with several threads.
+
+An interrupt of the caller (Ctrl-C, JupyterLab's Stop, SIGTERM where the caller turns it into one)
+reaches the local workers too: they stop their runs, those that have not within a few seconds are
+terminated, and the queued runs are cancelled.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
+import signal
+import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -107,9 +114,30 @@ def executor(scheduler: str | None = None, *, max_workers: int | None = None, th
         yield InlineExecutor()
         return
     settings = thread_settings(threads or max(1, cores() // workers))
+    others = set(multiprocessing.active_children())  # child processes that are not this pool's
     with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                 initializer=_start_worker, initargs=(settings,)) as pool:
-        yield pool
+        try:
+            yield pool
+        except BaseException:
+            _stop_workers(pool, [child for child in multiprocessing.active_children() if child not in others])
+            raise
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor, workers, grace: float = 10.0) -> None:
+    """Cancel the queued runs and interrupt the running ones: each worker gets SIGINT, as a process
+    at a terminal gets Ctrl-C, so that its run cleans up (a papermill run shuts its kernel down);
+    one that has not ended after ``grace`` seconds is terminated."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGINT)
+    deadline = time.monotonic() + grace
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            worker.terminate()
+            worker.join()
 
 
 @dataclass(frozen=True)
@@ -122,28 +150,51 @@ class Failure:
 
 
 def run_all(fn: Callable, jobs: Mapping[str, tuple], *, pool: cf.Executor | None = None,
-            log: Callable[[str], None] | None = None, **settings) -> dict[str, object]:
+            log: Callable[[str], None] | None = None, watch: Callable[[], None] | None = None,
+            **settings) -> dict[str, object]:
     """Run ``fn(*args)`` for every ``label: args`` of ``jobs`` on ``pool`` (default: ``executor(**settings)``)
     and return ``{label: result}`` in the jobs' order; a run that raised gives a ``Failure`` in its
-    place while the others finish. ``log`` hears of each run as it ends."""
+    place while the others finish. ``log`` hears of each run as it ends; ``watch`` is called every
+    few seconds while runs are under way (to show their progress)."""
     if pool is None:
         with executor(**settings) as pool:
-            return run_all(fn, jobs, pool=pool, log=log)
+            return run_all(fn, jobs, pool=pool, log=log, watch=watch)
     futures = {pool.submit(fn, *args): label for label, args in jobs.items()}
     outcomes: dict[str, object] = {}
-    for future in cf.as_completed(futures):
-        label = futures[future]
-        try:
-            outcomes[label] = future.result()
-        except Exception as error:  # noqa: BLE001 - reported with its label; the other runs go on
-            text = "".join(traceback.format_exception(error))
-            outcomes[label] = Failure(label, _one_line(error), text)
-            if log:
-                log(f"{label} failed: {outcomes[label].error}")
-        else:
-            if log:
-                log(f"{label} done")
+    try:
+        _collect(futures, outcomes, log, watch)
+    except KeyboardInterrupt:
+        stopped = [label for future, label in futures.items() if not future.done() or future.cancelled()]
+        print(f"interrupted: stopping {len(stopped)} of {len(jobs)} runs ({', '.join(stopped)}); "
+              f"{len(outcomes)} had finished.", file=sys.stderr, flush=True)
+        raise
     return {label: outcomes[label] for label in jobs}
+
+
+def _collect(futures: Mapping[cf.Future, str], outcomes: dict, log: Callable[[str], None] | None,
+             watch: Callable[[], None] | None, every: float = 2.0) -> None:
+    """Each run's result, or a Failure, into ``outcomes`` as the runs end; ``watch()`` every ``every`` s."""
+    pending = set(futures)
+    while pending:
+        done, pending = cf.wait(pending, timeout=every if watch else None, return_when=cf.FIRST_COMPLETED)
+        for future in done:
+            _record(future, futures[future], outcomes, log)
+        if watch:
+            watch()
+
+
+def _record(future: cf.Future, label: str, outcomes: dict, log: Callable[[str], None] | None) -> None:
+    """A finished run's result, or its Failure, into ``outcomes``."""
+    try:
+        outcomes[label] = future.result()
+    except Exception as error:  # noqa: BLE001 - reported with its label; the other runs go on
+        text = "".join(traceback.format_exception(error))
+        outcomes[label] = Failure(label, _one_line(error), text)
+        if log:
+            log(f"{label} failed: {outcomes[label].error}")
+    else:
+        if log:
+            log(f"{label} done")
 
 
 def _one_line(error: BaseException) -> str:
@@ -155,3 +206,44 @@ def _one_line(error: BaseException) -> str:
 
 def failures(outcomes: Mapping[str, object]) -> list[Failure]:
     return [outcome for outcome in outcomes.values() if isinstance(outcome, Failure)]
+
+
+class Board:
+    """A few lines that say how far each of several runs is (``update(label, text)``), redrawn in
+    place: in a notebook as one output that changes, elsewhere (a terminal, make) as the lines on
+    stderr when they changed, at most every ``every`` seconds. ``close()`` shows the last state."""
+
+    def __init__(self, title: str, labels, *, every: float = 60.0):
+        self.title, self.lines = title, {label: "waiting" for label in labels}
+        self.every, self.shown_at, self.shown = every, 0.0, None
+        self.handle = _notebook_display(self.text())
+
+    def text(self) -> str:
+        width = max(map(len, self.lines), default=0)
+        return "\n".join([self.title, *(f"  {label:{width}s}  {line}" for label, line in self.lines.items())])
+
+    def update(self, label: str, line: str) -> None:
+        self.lines[label] = line
+
+    def show(self, *, force: bool = False) -> None:
+        text = self.text()
+        if self.handle is not None:
+            self.handle.update({"text/plain": text}, raw=True)
+        elif text != self.shown and (force or time.monotonic() - self.shown_at >= self.every):
+            print(text, file=sys.stderr, flush=True)
+            self.shown, self.shown_at = text, time.monotonic()
+
+    def close(self) -> None:
+        self.show(force=True)
+
+
+def _notebook_display(text: str):
+    """A display handle in a running notebook, showing ``text``; None elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return None
+    if get_ipython() is None or not hasattr(get_ipython(), "kernel"):
+        return None
+    return display({"text/plain": text}, raw=True, display_id=True)

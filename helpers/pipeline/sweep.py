@@ -31,8 +31,10 @@ import yaml
 
 from helpers.core import timings
 from helpers.core.executor import Failure, run_all
-from helpers.core.files import ROOT, write_atomic
+from helpers.core.files import ROOT, terminate_as_interrupt, write_atomic
 from helpers.notebook.parameters import ParameterError, check_names
+
+from .run_notebook import IpcKernelManager
 
 #: The results name each sweep notebook saves under (results/point.json).
 POINT = "point"
@@ -71,7 +73,8 @@ def run_point(notebook: str, folder: str, parameters: dict) -> dict:
     notebook, folder = Path(notebook), Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(str(notebook), str(folder / notebook.name), parameters=parameters,
-                               cwd=str(notebook.parent), progress_bar=False, kernel_name="python3")
+                               cwd=str(notebook.parent), progress_bar=False, kernel_name="python3",
+                               kernel_manager_class=IpcKernelManager)
     document = json.loads((folder / "results" / f"{POINT}.json").read_text())
     timings.record("sweep point", folder.name, time.perf_counter() - started)
     return {"parameters": document["parameters"], "metrics": document["results"]}
@@ -175,10 +178,14 @@ def main(argv=None) -> int:
             parser.error(f"--set takes NAME=VALUE, got {item!r}")
         overrides[name] = yaml.safe_load(value)
     try:
-        summary = run(args.grid, args.out, overrides=overrides, scheduler=args.scheduler)
+        with terminate_as_interrupt():  # SIGTERM (make, kill) stops the points as Ctrl-C does
+            summary = run(args.grid, args.out, overrides=overrides, scheduler=args.scheduler)
     except ParameterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: the sweep {args.grid} was stopped; its table was not written.", file=sys.stderr)
+        return 130
     if summary["failed"]:
         print(f"error: {len(summary['failed'])} of {len(summary['points'])} sweep points failed: "
               f"{', '.join(summary['failed'])} (tracebacks above and in {Path(args.out).with_suffix('.json')})",

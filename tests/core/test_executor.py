@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -125,3 +129,41 @@ def test_the_smoke_sweep_on_a_dask_cluster_gives_the_local_pool_s_table(smoke_ro
         return [(p["label"], p["chosen"], p["metrics"]) for p in summary["points"]]
 
     assert table(on_dask) == table(local)
+
+
+POOL_SCRIPT = """
+import os, sys, time
+from pathlib import Path
+from helpers.core import executor
+
+def mark_then_sleep(folder, label):
+    (Path(folder) / f"{label}.pid").write_text(str(os.getpid()))
+    time.sleep(60)
+    (Path(folder) / f"{label}.done").write_text("finished")
+
+if __name__ == "__main__":
+    folder = sys.argv[1]
+    executor.run_all(mark_then_sleep, {f"run{k}": (folder, f"run{k}") for k in range(4)}, max_workers=2)
+"""
+
+
+def test_an_interrupted_pool_run_stops_its_workers_and_says_what_it_stopped(tmp_path):
+    """JupyterLab's Stop sends SIGINT to the kernel alone, not to the pool's workers."""
+    script = tmp_path / "pool.py"
+    script.write_text(POOL_SCRIPT)
+    process = subprocess.Popen([sys.executable, str(script), str(tmp_path)], cwd=ROOT, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("*.pid"))) < 2:
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.2)
+    workers = [int(path.read_text()) for path in tmp_path.glob("*.pid")]
+    stopped_at = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert time.monotonic() - stopped_at < 30 and process.returncode != 0
+    assert "interrupted: stopping 4 of 4 runs (run0, run1, run2, run3); 0 had finished." in err
+    for pid in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not list(tmp_path.glob("*.done"))
