@@ -49,7 +49,7 @@ def validation_split(train, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_vae(train, test, config: TrainingConfig, *, cache_dir=None,
-            verbose: int = 2) -> tuple[TrainedVAE, MinMaxScaler]:
+            verbose: bool = True) -> tuple[TrainedVAE, MinMaxScaler]:
     """Scale the positions with the training set's scaler and train (or load) a VAE on them.
 
     A seeded share of the training positions (``VALIDATION_FRACTION``) is held out: its loss

@@ -13,7 +13,7 @@ from .data import Split
 from .latent_manifold import manifold
 
 
-def train(splits: dict[str, Split], configs: dict, *, cache_dir=None, verbose: int = 2) -> dict[object, TrainedVAE]:
+def train(splits: dict[str, Split], configs: dict, *, cache_dir=None, verbose: bool = True) -> dict[object, TrainedVAE]:
     """Train (or load) one model per configuration on the training split, at the same time where
     there are several (``helpers.vae.training.train_many``); the validation split chooses each model's
     epoch, the test split is not used."""

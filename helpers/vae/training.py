@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 import os
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +22,8 @@ import numpy as np
 
 from helpers.core import timings
 from helpers.core.cache import FolderCache, digest
+from helpers.core.executor import Board, cores, failures, run_all
+from helpers.core.files import write_atomic
 from helpers.core.validation import check_int, check_real, validate_data
 from helpers.core.versions import installed
 
@@ -151,6 +154,24 @@ class _SelectOnValidation(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
 
+class _Progress(keras.callbacks.Callback):
+    """Tells ``report`` of each epoch's end, in words: the epoch, the limit, the best so far."""
+
+    def __init__(self, selector: _SelectOnValidation, report):
+        super().__init__()
+        self.selector, self.report = selector, report
+
+    def on_epoch_end(self, epoch, logs=None):
+        best = self.selector
+        self.report(f"epoch {epoch + 1} of at most {best.config.max_epochs}; best validation loss "
+                    f"{best.best_loss:.2f} (epoch {best.best_epoch})")
+
+
+def _file_reporter(path: str):
+    """A report function that keeps the last line in the file ``path`` (read by ``train_many``)."""
+    return lambda line: write_atomic(path, line)
+
+
 class _TestLoss(keras.callbacks.Callback):
     """Measures the test set's negative ELBO after each epoch (it chooses nothing)."""
 
@@ -263,12 +284,15 @@ def _covers(cached: TrainedVAE | None, config: TrainingConfig) -> bool:
 
 
 def train_vae(x_train, x_validation, config: TrainingConfig, *, x_test=None,
-              cache_dir: str | os.PathLike | None = None, verbose: int = 2) -> TrainedVAE:
+              cache_dir: str | os.PathLike | None = None, verbose: bool = True,
+              progress_file: str | None = None) -> TrainedVAE:
     """Train (or load from ``cache_dir``) a VAE, choosing its epoch on ``x_validation``.
 
     ``x_test``, if given, is measured after each epoch (``history["test_loss"]``) and decides nothing.
     A cached model is reused when it kept the weights of every requested snapshot epoch; otherwise
     it is trained again (deterministically, to the same weights) keeping the union of both sets.
+    ``verbose`` shows the epochs as they pass (one line, in place in a notebook); ``progress_file``
+    receives that line instead (a worker's, for ``train_many``).
     """
     x_train, x_validation, x_test = _checked(x_train, x_validation, x_test, config)
     cache = FolderCache(cache_dir, "vae")
@@ -277,40 +301,64 @@ def train_vae(x_train, x_validation, config: TrainingConfig, *, x_test=None,
         return cached
     if cached is not None:  # the same model, trained again to keep the weights of more epochs
         config = dataclasses.replace(config, snapshot_epochs=config.snapshot_epochs + tuple(cached.snapshot_weights))
-    trained = _train(x_train, x_validation, x_test, config, verbose)
+    if progress_file is not None:
+        report = _file_reporter(progress_file)
+    elif verbose:
+        board = Board(f"Training {describe(x_train.shape[1], config)}", ["model"], every=30.0)
+        report = lambda line: (board.update("model", line), board.show())  # noqa: E731
+    else:
+        report = None
+    trained = _train(x_train, x_validation, x_test, config, report)
     cache.store(_key(config, x_train, x_validation, x_test), lambda folder: _write(folder, trained))
     return trained
 
 
-def _train_into_cache(x_train, x_validation, x_test, config: TrainingConfig, cache_dir) -> int:
-    """``train_vae`` in a worker: the model goes to the cache, only its number of epochs comes back."""
-    return train_vae(x_train, x_validation, config, x_test=x_test, cache_dir=cache_dir, verbose=0).epochs_trained
+def _train_into_cache(x_train, x_validation, x_test, config: TrainingConfig, cache_dir, progress_file: str) -> int:
+    """``train_vae`` in a worker: the model goes to the cache, only its number of epochs comes back; each
+    epoch's line goes to ``progress_file``."""
+    return train_vae(x_train, x_validation, config, x_test=x_test, cache_dir=cache_dir,
+                     progress_file=progress_file).epochs_trained
 
 
 def train_many(x_train, x_validation, configs: Mapping[object, TrainingConfig], *, x_test=None,
-               cache_dir: str | os.PathLike | None = None, verbose: int = 2) -> dict[object, TrainedVAE]:
+               cache_dir: str | os.PathLike | None = None, verbose: bool = True) -> dict[object, TrainedVAE]:
     """``train_vae`` for each of ``configs`` on the same data: ``{name: trained}``.
 
     The models that are not in the cache train at the same time, one per worker of
     ``helpers.core.executor`` (a local process pool, or a Dask cluster), the longest first; then they
     are loaded from the cache (the others were read already, to find which are missing). A model
     does not depend on where it was trained. Without a cache, or with one model to train, they
-    train here, one after another. Each worker may use every core.
+    train here, one after another. Each worker may use every core. While they train, one board
+    says how far each is (``verbose``).
     """
     x_train, x_validation, x_test = _checked(x_train, x_validation, x_test, next(iter(configs.values())))
     cache = FolderCache(cache_dir, "vae")
     loaded = {name: _from_cache(cache, x_train, x_validation, x_test, config) for name, config in configs.items()}
     missing = {name: config for name, config in configs.items() if not _covers(loaded[name], config)}
     if cache_dir is not None and len(missing) > 1:
-        from helpers.core.executor import cores, failures, run_all
+        order = sorted(missing, key=lambda name: -missing[name].max_epochs * (sum(missing[name].hidden)
+                                                                           + missing[name].latent_dim))
+        with tempfile.TemporaryDirectory(prefix=".progress-", dir=cache_dir) as folder:
+            files = {_label(name): str(Path(folder) / f"{index}.txt") for index, name in enumerate(order)}
+            board = Board(f"Training {len(missing)} models side by side, the longest first (Stop ends them; each "
+                          "finished model is cached, so a rerun loads it):", files) if verbose else None
 
-        def cost(name):
-            return missing[name].max_epochs * (sum(missing[name].hidden) + missing[name].latent_dim)
+            def watch():
+                for label, file in files.items():
+                    if not board.lines[label].startswith(("done", "failed")) and Path(file).is_file():
+                        board.update(label, Path(file).read_text())
+                board.show()
 
-        # Every worker may use every core, so that the model left training alone at the end uses them all.
-        outcomes = run_all(_train_into_cache, {_label(name): (x_train, x_validation, x_test, missing[name], cache_dir)
-                                               for name in sorted(missing, key=lambda name: -cost(name))},
-                           threads=cores())
+            def log(line: str):
+                label = next(label for label in files if line.startswith(label + " "))
+                board.update(label, line.removeprefix(label + " "))
+
+            # Every worker may use every core, so that the model left training alone at the end uses them all.
+            outcomes = run_all(_train_into_cache, {_label(name): (x_train, x_validation, x_test, missing[name],
+                                                                  cache_dir, files[_label(name)]) for name in order},
+                               threads=cores(), watch=watch if board else None, log=log if board else None)
+            if board:
+                board.close()
         failed = failures(outcomes)
         if failed:
             raise RuntimeError(f"{len(failed)} of {len(missing)} trainings failed:\n"
@@ -323,7 +371,7 @@ def _label(name) -> str:
     return " ".join(map(str, name)) if isinstance(name, tuple) else str(name)
 
 
-def _train(x_train, x_validation, x_test, config: TrainingConfig, verbose: int) -> TrainedVAE:
+def _train(x_train, x_validation, x_test, config: TrainingConfig, report) -> TrainedVAE:
     keras.utils.set_random_seed(config.seed)  # before the model exists: its initial weights are seeded
     model = vae.VAE(x_train.shape[1], config.latent_dim, config.hidden, likelihood=config.likelihood,
                     kl_weight=config.kl_weight, seed=config.seed)
@@ -333,9 +381,11 @@ def _train(x_train, x_validation, x_test, config: TrainingConfig, verbose: int) 
     test_losses: list[float] = []
     if x_test is not None:
         callbacks.append(_TestLoss(x_test, config.seed, test_losses))
+    if report is not None:
+        callbacks.append(_Progress(selector, report))
     training, validation = fit_inputs(x_train, x_validation, config)
     started = time.perf_counter()
-    fit = model.fit(**training, **validation, epochs=config.max_epochs, verbose=verbose, callbacks=callbacks)
+    fit = model.fit(**training, **validation, epochs=config.max_epochs, verbose=0, callbacks=callbacks)
     seconds = time.perf_counter() - started
     if selector.diverged_at is not None:
         raise FloatingPointError(
