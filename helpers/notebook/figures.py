@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import sys
 import warnings
@@ -49,6 +50,10 @@ STYLE = {
         color=["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
     ),
 }
+
+# fontTools, which subsets the fonts embedded in the PDFs, says each step at INFO level; a library that
+# sets the root logger to INFO (PedPy does) would print them all.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 #: Metadata that makes the saved files byte-identical across runs (no dates, no versions).
 _PDF_METADATA = {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}
@@ -115,7 +120,10 @@ class ReportFigure:
     def _repr_mimebundle_(self, include=None, exclude=None):
         metadata = {"mlcms_figure": {"pdf": self.pdf, "png": self.png, "sha256": self.sha256,
                                      "caption": self.caption, "label": self.label, "made_by": self.made_by}}
-        return {"image/png": self.file("png").read_bytes(), "text/plain": f"Figure: {self.caption}"}, metadata
+        png = self.file("png").read_bytes()
+        width = int.from_bytes(png[16:20], "big")  # the PNG header's width, at savefig.dpi per inch
+        shown = {"width": round(width * 100 / STYLE["savefig.dpi"])}  # as wide as on the page, at 100 px per inch
+        return {"image/png": png, "text/plain": f"Figure: {self.caption}"}, {**metadata, "image/png": shown}
 
 
 def _rendered(fig, fmt: str, metadata: dict) -> bytes:
@@ -135,11 +143,13 @@ def _rendered(fig, fmt: str, metadata: dict) -> bytes:
     return buffer.getvalue()
 
 
-def undrawn(fig) -> list[str]:
+def undrawn(fig, *, drawn: bool = False) -> list[str]:
     """What a figure asked for but will not show: a legend entry whose artist has nothing inside its
     axes (a proxy with no data, or data outside the limits), and an annotation that matplotlib drops
-    because the point it marks lies outside its axes."""
-    fig.draw_without_rendering()  # the limits and layout as they will be saved
+    because the point it marks lies outside its axes. ``drawn``: the figure was just saved, so its
+    limits and layout are those of the files (another draw could move a constrained layout)."""
+    if not drawn:
+        fig.draw_without_rendering()
     legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes)]
     listed = {text.get_text() for legend in legends if legend is not None for text in legend.get_texts()}
     problems = []
@@ -179,16 +189,15 @@ def save_figure(fig, task: str, name: str, caption: str, *, output_dir: str | os
         raise FigureError(f"figure name {name!r} must use letters, digits, '_' and '-' only.")
     if not caption.strip():
         raise FigureError(f"figure {name!r} needs a caption for the report.")
-    missing = undrawn(fig)
-    if missing:
-        plt.close(fig)
-        raise FigureError(f"figure {name!r} promises what it does not draw: {'; '.join(missing)}.")
     root = output_root(output_dir)
     folder = figures_dir(task, output_dir)
     try:
         contents = {"pdf": _rendered(fig, "pdf", _PDF_METADATA), "png": _rendered(fig, "png", _PNG_METADATA)}
+        missing = undrawn(fig, drawn=True)
     finally:
         plt.close(fig)
+    if missing:
+        raise FigureError(f"figure {name!r} promises what it does not draw: {'; '.join(missing)}.")
     for kind, content in contents.items():
         with atomic_path(folder / f"{name}.{kind}") as tmp:
             tmp.write_bytes(content)

@@ -21,6 +21,10 @@ LOCATION_PARAMETERS = ("output_dir", "cache_dir")
 class ParameterError(TypeError):
     """A notebook parameter has the wrong type or value."""
 
+    def _render_traceback_(self) -> list[str]:
+        """In a notebook, the message alone: it says what is wrong, where the traceback would not."""
+        return [f"ParameterError: {self}"]
+
 
 def _matches(value, expected) -> bool:
     origin = typing.get_origin(expected)

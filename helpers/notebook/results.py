@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from helpers.core.files import result_file, write_atomic
+from helpers.core.files import ROOT, figures_dir, result_file, write_atomic
 from helpers.core.versions import installed, python
 
 from .parameters import LOCATION_PARAMETERS
@@ -51,4 +51,11 @@ def save_results(task: str, values: Mapping, *, parameters: Mapping | None = Non
     }
     text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
     write_atomic(path, text)
+    figures = sorted(figures_dir(task, output_dir).glob("*.pdf"))
+    print(f"Wrote {_shown(path)} and {len(figures)} figures (PDF and PNG) in {_shown(figures_dir(task, output_dir))}/.")
     return path
+
+
+def _shown(path: Path) -> str:
+    """A path as the user knows it: relative to the repository when inside it."""
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)

@@ -259,9 +259,11 @@ def _run_xelatex(workdir: Path, jobname: str = "report", keep_log: Path | None =
             raise ReportError("xelatex failed:\n  " + "\n  ".join(errors[-15:]) + f"\n(full log: {log_file})")
 
 
-def render_tex(notebooks_dir: Path, root: Path, metadata: dict, workdir: Path) -> str:
+def render_tex(notebooks_dir: Path, root: Path, metadata: dict, workdir: Path,
+               parameters_folder: str | None = None) -> str:
     """Write the sections and figures into ``workdir`` and return the main LaTeX source. ``root``
-    holds the runs' figures/ and results/."""
+    holds the runs' figures/ and results/; ``parameters_folder`` (make's PARAMS) other than "params"
+    is named on the title page."""
     commit = _git("rev-parse", "HEAD")
     links = provenance.Links(_source_url(metadata), commit)
     tasks, figure_paths = [], {}
@@ -291,19 +293,20 @@ def render_tex(notebooks_dir: Path, root: Path, metadata: dict, workdir: Path) -
     return env.get_template("report.tex.j2").render(
         **{k: metadata[k] for k in ("title", "subtitle", "course", "group", "authors")},
         tasks=tasks, versions=software_versions(root / "results", [t["key"] for t in tasks]),
-        build_date=build_date(), source_url=links.base, commit=shown_commit,
+        build_date=build_date(), source_url=links.base, commit=shown_commit, parameters_folder=parameters_folder,
     )
 
 
 def build_report(notebooks_dir: Path, out: Path, *, root: Path = ROOT,
-                 metadata_path: Path = REPORT_DIR / "metadata.yaml", keep_tex: bool = True) -> Path:
+                 metadata_path: Path = REPORT_DIR / "metadata.yaml", keep_tex: bool = True,
+                 parameters_folder: str | None = None) -> Path:
     """Build the PDF at ``out`` from the executed notebooks and the figures/ and results/ under
     ``root``; on any failure the previous PDF is left as it was."""
     check_toolchain()
     metadata = load_metadata(metadata_path)
     with tempfile.TemporaryDirectory(prefix="report-") as tmp:
         workdir = Path(tmp)
-        tex = render_tex(Path(notebooks_dir), Path(root), metadata, workdir)
+        tex = render_tex(Path(notebooks_dir), Path(root), metadata, workdir, parameters_folder)
         (workdir / "report.tex").write_text(tex)
         _run_xelatex(workdir, keep_log=Path(out).with_suffix(".log"))
         Path(out).with_suffix(".log").unlink(missing_ok=True)  # a log there means: the last build failed
@@ -320,9 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="the folder holding the runs' figures/ and results/")
     parser.add_argument("--metadata", type=Path, default=REPORT_DIR / "metadata.yaml")
     parser.add_argument("--out", type=Path, default=REPORT_DIR / "build" / "report.pdf")
+    parser.add_argument("--params", default=None, help="the parameters folder the notebooks ran with (make's PARAMS)")
     args = parser.parse_args(argv)
     try:
-        path = build_report(args.notebooks, args.out, root=args.root, metadata_path=args.metadata)
+        path = build_report(args.notebooks, args.out, root=args.root, metadata_path=args.metadata,
+                            parameters_folder=args.params)
     except ReportError as err:
         print(f"report: {err}\nThe previous report (if any) was kept.", file=sys.stderr)
         return 1

@@ -27,15 +27,30 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import CaselessStrEnum, default
 
 from helpers.core import timings
 from helpers.core.files import ROOT, terminate_as_interrupt
 from helpers.notebook.figures import sha256_bytes
 from helpers.notebook.parameters import ParameterError, check_names
+
+
+class IpcKernelManager(AsyncKernelManager):
+    """Kernels that talk over Unix sockets instead of TCP: no ports on the machine, and none of
+    ipykernel's warnings that TCP is unencrypted. Each kernel's sockets get a name of their own
+    (the default name is shared by all kernels started in one folder)."""
+
+    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    @default("ip")
+    def _socket_prefix(self) -> str:
+        return os.path.join(tempfile.gettempdir(), f"mlcms-kernel-{uuid.uuid4().hex[:16]}")
 
 
 class RunError(RuntimeError):
@@ -148,7 +163,8 @@ def run(notebook: Path, out: Path, parameters: Mapping, *, root: Path = ROOT, lo
             try:
                 papermill.execute_notebook(str(notebook), str(executed), parameters={**parameters,
                                            "output_dir": str(stage)}, cwd=str(notebook.parent),
-                                           kernel_name="python3", progress_bar=log_output, log_output=log_output)
+                                           kernel_name="python3", progress_bar=log_output, log_output=log_output,
+                                           kernel_manager_class=IpcKernelManager)
             except papermill.PapermillExecutionError as error:
                 failed = runs_dir(root) / "failed" / f"{task}.ipynb"
                 failed.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,8 @@ trained one (losses on data, encodings, reconstructions, samples).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
 
@@ -21,8 +23,28 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
+
+@contextlib.contextmanager
+def _native_stderr_to_null():
+    """TensorFlow's native code logs a few start-up lines straight to file descriptor 2 before its
+    log level applies; while Keras imports it, they go nowhere. Python's errors are raised as usual."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+with _native_stderr_to_null():
+    import keras
 from keras import layers, ops  # noqa: E402
+
+# Keras calls its compiled functions with batches of new sizes (the last, smaller one; predict on
+# other data) and TensorFlow notes each retracing as a warning: expected here, and only noise.
+logging.getLogger("tensorflow").addFilter(lambda record: "triggered tf.function retracing" not in record.getMessage())
 
 from helpers.core.validation import check_int, check_real  # noqa: E402
 

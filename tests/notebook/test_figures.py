@@ -76,3 +76,12 @@ def test_a_figure_with_an_annotation_outside_its_axes_is_not_saved(tmp_path):
     with pytest.raises(figures.FigureError, match="'tip' at \\(0.5, 3.0\\) lies outside its axes"):
         figures.save_figure(fig, "t", "arrow", "An arrow.", output_dir=tmp_path)
     assert not (tmp_path / "figures" / "t").exists()
+
+
+def test_a_notebook_shows_a_figure_as_wide_as_on_the_page(tmp_path):
+    from IPython.core.formatters import format_display_data
+
+    saved = figures.save_figure(_figure(), "t", "curve", "A curve.", output_dir=tmp_path)
+    data, metadata = format_display_data(saved)
+    assert data["image/png"].startswith(b"\x89PNG")
+    assert metadata["image/png"] == {"width": round(figures.WIDTHS["half"] * 100)}  # 100 px per inch

@@ -23,3 +23,11 @@ def test_a_result_that_is_not_a_number_keeps_the_previous_file(tmp_path):
         save_results("taskx", {"bad": float("nan")}, output_dir=tmp_path)
     assert json.loads(path.read_text())["results"]["value"] == 1.5
     assert [p.name for p in path.parent.iterdir()] == ["taskx.json"]
+
+
+def test_a_run_says_where_its_results_and_figures_went(tmp_path, capsys):
+    (tmp_path / "figures" / "taskx").mkdir(parents=True)
+    (tmp_path / "figures" / "taskx" / "a.pdf").write_bytes(b"%PDF")
+    save_results("taskx", {"value": 1.5}, output_dir=tmp_path)
+    assert capsys.readouterr().out == (f"Wrote {tmp_path}/results/taskx.json and 1 figures (PDF and PNG) in "
+                                       f"{tmp_path}/figures/taskx/.\n")
