@@ -96,7 +96,7 @@ help:
 	@echo "make test                lint, check the packages' dependencies and run the tests"
 	@echo "make notebooks           only run the notebooks (build/notebooks/*.ipynb, figures/, results/)"
 	@echo "make sweep               run the Task 4 hyper-parameter sweep (build/sweeps/; also part of make report)"
-	@echo "make lab                 open the notebooks in JupyterLab"
+	@echo "make lab                 open the notebooks in JupyterLab (LAB_ARGS=\"--port 9999 --no-browser\": its options)"
 	@echo "make data                find or download every data set and verify its checksum"
 	@echo "make setup               create the virtual environment (.venv, or the active one) and install"
 	@echo "make check-venv          setup, and refuse an environment whose helpers are another checkout's"
@@ -122,7 +122,13 @@ $(SETUP): requirements.txt requirements-no-deps.txt pyproject.toml
 	    && "$(PYTHON)" -m pip install --no-compile --no-deps -r requirements-no-deps.txt >> "$(VENV)/pip.log" 2>&1 \
 	    || { tail -n 40 "$(VENV)/pip.log"; echo "pip failed; full log: $(VENV)/pip.log" >&2; exit 1; }; \
 	    $(RECORD) setup "Python packages (pip)" --since $$start
+	@! git rev-parse --git-dir > /dev/null 2>&1 || { git config filter.nbstripout.clean "$(NBSTRIPOUT)" \
+	    && git config filter.nbstripout.smudge cat; }
 	@touch $@
+
+# Git stores notebooks as nbstripout leaves them (.gitattributes): what JupyterLab adds when it saves a
+# notebook (outputs, execution counts, language_info) never shows as a change.
+NBSTRIPOUT = '$(PYTHON)' -m nbstripout --keep-id --extra-keys metadata.language_info
 
 # The notebooks' kernels import helpers from the environment: refuse one whose helpers are another
 # checkout's (an activated virtualenv of another clone), which would run that checkout's code, and
@@ -220,7 +226,7 @@ $(REPORT): $(EXECUTED) report/report.tex.j2 report/metadata.yaml $(wildcard repo
            $(wildcard helpers/pipeline/*.py helpers/notebook/*.py helpers/core/*.py) \
            | system-deps
 	@echo "==> building $@"
-	@$(TIMED); "$(PYTHON)" -m helpers.pipeline.pdf --notebooks build/notebooks --out $@ && $(RECORD) report "PDF (nbconvert, XeLaTeX)" --since $$start
+	@$(TIMED); "$(PYTHON)" -m helpers.pipeline.pdf --notebooks build/notebooks --out $@ --params $(PARAMS) && $(RECORD) report "PDF (nbconvert, XeLaTeX)" --since $$start
 
 # ---------------------------------------------------------------- checks
 test: check-venv
@@ -267,8 +273,12 @@ check-reproducible: check-venv
 	    echo "reproducible: $$(( $$(wc -l < "$$tmp/run1.txt") - 1 )) figure files and the PDF are byte-identical across two builds"; \
 	else echo "NOT reproducible: the files above differ between two builds" >&2; exit 1; fi
 
-lab: $(SETUP)
-	@"$(PYTHON)" -m jupyter lab notebooks/
+# JupyterLab serves the repository, so that runs' outputs (build/interactive/) are in its file browser,
+# and opens notebooks/. As root (containers) it needs --allow-root; LAB_ARGS passes further options.
+LAB_ARGS ?=
+lab: check-venv
+	@"$(PYTHON)" -m jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+	    $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 # ---------------------------------------------------------------- cleaning
 # clean keeps build/cache (trained models, which take minutes to recompute) and figures/README.md;

@@ -2,9 +2,12 @@
 files that hold only what differs from the notebooks' defaults."""
 
 import ast
+import copy
 import json
 import re
 
+import nbformat
+import nbstripout
 import pytest
 import yaml
 
@@ -71,3 +74,19 @@ def test_every_parameter_has_a_declared_range(path):
 def test_runs_outside_make_do_not_write_where_the_report_reads(path):
     output_dir = _defaults(path)["output_dir"]
     assert (ROOT / output_dir).resolve() != ROOT and (ROOT / output_dir).resolve().is_relative_to(ROOT / "build")
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_are_committed_as_jupyter_writes_them_and_the_git_filter_leaves_them(path):
+    """JupyterLab and nbconvert write this form, so opening a notebook changes nothing git sees."""
+    text = path.read_text()
+    notebook = nbformat.reads(text, as_version=4)
+    assert nbformat.writes(notebook) + "\n" == text
+    stripped = nbstripout.strip_output(copy.deepcopy(notebook), keep_output=False, keep_count=False, keep_id=True,
+                                       extra_keys=["metadata.language_info"])
+    assert nbformat.writes(stripped) == nbformat.writes(notebook)
+
+
+def test_the_git_filter_is_declared_for_notebooks_with_the_options_make_setup_gives_it():
+    assert "*.ipynb filter=nbstripout" in (ROOT / ".gitattributes").read_text()
+    assert "-m nbstripout --keep-id --extra-keys metadata.language_info" in (ROOT / "Makefile").read_text()

@@ -194,3 +194,23 @@ def test_check_reproducible_builds_elsewhere_and_leaves_the_report_alone(built):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "figure files and the PDF are byte-identical across two builds" in result.stdout
     assert {path: (folder / path).stat().st_mtime_ns for path in digests(folder)} == before
+
+
+def test_make_lab_checks_the_environment_serves_the_repository_and_passes_options(tmp_path):
+    """As root (containers) JupyterLab needs --allow-root; LAB_ARGS reaches it; its file browser sees build/."""
+    planned = subprocess.run(["make", "-n", "lab", "LAB_ARGS=--port 9999 --no-browser"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
+    assert "jupyter lab" in planned and "--port 9999 --no-browser" in planned
+    assert f'--ServerApp.root_dir="{ROOT}"' in planned and "default_url=/lab/tree/notebooks" in planned
+    assert ("--allow-root" in planned) == (os.getuid() == 0) or "id -u" in planned
+    database = subprocess.run(["make", "-p", "-n", "lab"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert any(line.startswith("lab: check-venv") for line in database.splitlines())
+
+
+def test_make_help_lists_every_target():
+    listed = subprocess.run(["make", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    phony = next(line for line in (ROOT / "Makefile").read_text().split("\n.PHONY:")[1:2])
+    targets = [name for name in " ".join(phony.split("\n")[:2]).replace("\\", " ").split()
+               if not name.startswith("_") and name not in ("help", "FORCE")]
+    missing = [target for target in targets if f"make {target}" not in listed and target not in listed]
+    assert not missing, missing
