@@ -17,13 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.core.validation import check_int
+from helpers.core.validation import check_int, check_real
 
 from .critical_number import Sampler
 from .scenario import Placement, Scenario, ScenarioError, load_scenario, place_people
 
 #: People still inside after this many simulated seconds count as not evacuated.
 MAX_TIME = 900.0
+#: A run simulates at most an hour, in at most a million steps.
+LONGEST, MAX_STEPS = 3600.0, 1_000_000
 #: Positions are recorded every this many time steps (10 per second at the default step).
 RECORD_EVERY = 10
 
@@ -81,6 +83,15 @@ def simulate(scenario: Scenario, *, max_time: float = MAX_TIME, record_every: in
     """Run ``scenario`` until everyone is out or ``max_time`` simulated seconds have passed."""
     import jupedsim as jps
 
+    try:
+        max_time = check_real(max_time, "the simulated time (max_time)", positive=True, high=LONGEST)
+        check_int(record_every, "record_every")
+    except ValueError as error:
+        raise ScenarioError(str(error)) from None
+    steps = int(round(max_time / scenario.time_step))
+    if steps > MAX_STEPS:
+        raise ScenarioError(f"{max_time:g} s in steps of {scenario.time_step:g} s are {steps} steps; a run takes at "
+                            f"most {MAX_STEPS}: a larger time step or a shorter time.")
     writer = jps.SqliteTrajectoryWriter(output_file=sqlite, every_nth_frame=record_every) if sqlite else None
     try:
         simulation = jps.Simulation(model=jps.CollisionFreeSpeedModel(), geometry=scenario.area,
@@ -97,7 +108,6 @@ def simulate(scenario: Scenario, *, max_time: float = MAX_TIME, record_every: in
         raise SimulationError(f"JuPedSim refused the scenario: {error}") from error
     exit_times = np.full(len(scenario.positions), np.nan)
     rows = [(person, 0, x, y) for person, (x, y) in enumerate(scenario.positions)]
-    steps = int(round(max_time / scenario.time_step))
     while simulation.agent_count() and simulation.iteration_count() < steps:
         simulation.iterate()
         for agent in simulation.removed_agents():

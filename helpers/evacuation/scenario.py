@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+from scipy.spatial import cKDTree
 
 from helpers.core.files import write_atomic
-from helpers.core.validation import check_int, validate_data
+from helpers.core.validation import check_int, check_real, validate_data
 
 from .critical_number import Sampler
 
@@ -32,6 +33,14 @@ TIME_STEP = 0.01
 RADIUS_STEP = 0.5
 #: Version of the scenario file format.
 FORMAT = 1
+#: What a scenario may hold, so that a file cannot ask the simulator for the impossible (its memory
+#: grows with the area's extent: a square of 1000 km took a gigabyte for one person).
+MAX_EXTENT = 10_000.0  # metres across the walkable area
+MAX_PEOPLE = 10_000
+TIME_STEP_RANGE = (1e-3, 1.0)  # seconds
+MAX_RADIUS = 1.0  # metres
+MAX_SPEED = 10.0  # metres per second
+MAX_FILE_BYTES = 64 * 2**20
 
 class ScenarioError(ValueError):
     """A walkable area, exit or set of start positions that makes no sense for a simulation."""
@@ -109,8 +118,18 @@ def check_area(area) -> shapely.Polygon:
     if not isinstance(area, shapely.Polygon):
         raise ScenarioError(f"the walkable area must be one shapely Polygon, got {type(area).__name__}; people in "
                             "separate pieces could never reach the exit.")
-    if area.is_empty or area.area <= 0:
+    if area.is_empty or not area.area > 0:
         raise ScenarioError("the walkable area is empty.")
+    coordinates = shapely.get_coordinates(area)
+    if not np.isfinite(coordinates).all():
+        raise ScenarioError("the walkable area has coordinates that are not finite numbers.")
+    extent, distance = float(np.ptp(coordinates, axis=0).max()), float(np.abs(coordinates).max())
+    if extent > MAX_EXTENT:
+        raise ScenarioError(f"the walkable area spans {extent:.3g} m; a scenario's area spans at most "
+                            f"{MAX_EXTENT:g} m.")
+    if distance > 100 * MAX_EXTENT:
+        raise ScenarioError(f"the walkable area lies {distance:.3g} m from the origin; a scenario's coordinates are "
+                            f"at most {100 * MAX_EXTENT:g} m from it.")
     if not area.is_valid:
         raise ScenarioError(f"the walkable area is not a valid polygon ({shapely.is_valid_reason(area)}).")
     return area
@@ -201,22 +220,24 @@ class Scenario:
     def __post_init__(self):
         check_area(self.area)
         check_exit(self.area, self.exit)
-        for name in ("radius", "desired_speed", "time_step"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and np.isfinite(value) and value > 0):
-                raise ScenarioError(f"{name} must be a positive number, got {value!r}.")
-        positions = validate_data(self.positions, name="start positions", min_samples=1, n_features=2)
+        _refused(lambda: check_real(self.radius, "radius", positive=True, high=MAX_RADIUS))
+        _refused(lambda: check_real(self.desired_speed, "desired_speed", positive=True, high=MAX_SPEED))
+        _refused(lambda: check_real(self.time_step, "time_step", low=TIME_STEP_RANGE[0], high=TIME_STEP_RANGE[1]))
+        positions = _refused(lambda: validate_data(self.positions, name="start positions", n_features=2, min_samples=1))
+        if len(positions) > MAX_PEOPLE:
+            raise ScenarioError(f"the scenario places {len(positions)} people; it may place at most {MAX_PEOPLE}.")
         outside = np.flatnonzero(~_inside(self.area, positions, self.radius, self.exit))
         if len(outside):
             raise ScenarioError(f"{len(outside)} start positions lie outside the walkable area or closer than "
                                 f"{self.radius} m to its edge or to the exit (the first: "
                                 f"{positions[outside[0]].round(2).tolist()}); draw them with place_people.")
-        distances = np.hypot(*(positions[:, None, :] - positions[None, :, :]).transpose(2, 0, 1))
-        np.fill_diagonal(distances, np.inf)
-        if distances.min() < 2 * self.radius:
-            i, j = np.unravel_index(np.argmin(distances), distances.shape)
-            raise ScenarioError(f"start positions {i} and {j} are {distances[i, j]:.2f} m apart, closer than a body's "
-                                f"width ({2 * self.radius} m); draw them with place_people.")
+        if len(positions) > 1:  # the nearest neighbour of each, from a k-d tree (no matrix of all pairs)
+            distances, neighbours = cKDTree(positions).query(positions, k=2)
+            i = int(np.argmin(distances[:, 1]))
+            if distances[i, 1] < 2 * self.radius:
+                raise ScenarioError(f"start positions {i} and {int(neighbours[i, 1])} are {distances[i, 1]:.2f} m "
+                                    f"apart, closer than a body's width ({2 * self.radius} m); draw them with "
+                                    "place_people.")
         object.__setattr__(self, "positions", positions)
 
     def to_json(self) -> str:
@@ -227,15 +248,27 @@ class Scenario:
 
     @classmethod
     def from_json(cls, text: str) -> Scenario:
+        """A scenario from its JSON, every field checked; a ScenarioError names the field that is wrong."""
         try:
             record = json.loads(text)
-            if record.get("format") != FORMAT:
-                raise ScenarioError(f"scenario format {record.get('format')!r} is not {FORMAT}.")
-            return cls(shapely.from_wkt(record["area_wkt"]), shapely.from_wkt(record["exit_wkt"]),
-                       np.asarray(record["positions"], dtype=float), float(record["radius"]),
-                       float(record["desired_speed"]), float(record["time_step"]))
-        except (KeyError, TypeError, json.JSONDecodeError, shapely.errors.GEOSException) as error:
-            raise ScenarioError(f"not a scenario file: {type(error).__name__}: {error}") from error
+        except json.JSONDecodeError as error:
+            raise ScenarioError(f"not a scenario file: not JSON ({error}).") from None
+        if not isinstance(record, dict):
+            raise ScenarioError(f"not a scenario file: it holds a {type(record).__name__}, not an object of fields.")
+        missing = [key for key in ("format", "area_wkt", "exit_wkt", "positions", "radius", "desired_speed",
+                                   "time_step") if key not in record]
+        if missing:
+            raise ScenarioError(f"not a scenario file: it lacks {', '.join(missing)}.")
+        if record["format"] != FORMAT:
+            raise ScenarioError(f"scenario format {record['format']!r} is not {FORMAT}.")
+        area, exit_ = (_refused(lambda key=key: shapely.from_wkt(record[key]), key) for key in ("area_wkt", "exit_wkt"))
+        positions = record["positions"]
+        if not (isinstance(positions, list) and all(isinstance(p, list) and len(p) == 2 and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in p) for p in positions)):
+            raise ScenarioError("positions: must be a list of [x, y] pairs of numbers (metres).")
+        numbers = {key: _refused(lambda key=key: check_real(record[key], key)) for key in ("radius", "desired_speed",
+                                                                                           "time_step")}
+        return cls(area, exit_, np.asarray(positions, dtype=float).reshape(-1, 2), **numbers)
 
 
 def write_scenario(path, scenario: Scenario) -> Path:
@@ -243,11 +276,21 @@ def write_scenario(path, scenario: Scenario) -> Path:
     return write_atomic(Path(path), scenario.to_json())
 
 
+def _refused(call, field: str | None = None):
+    """``call()``, its refusal as a ScenarioError (naming ``field`` where the message does not)."""
+    try:
+        return call()
+    except (TypeError, ValueError, shapely.errors.GEOSException) as error:
+        raise ScenarioError(f"{field}: {error}" if field else str(error)) from None
+
+
 def load_scenario(path) -> Scenario:
     """Read a scenario written by write_scenario (and check it again)."""
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"{path} does not exist; `make report` writes results/task4_scenario.json.")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ScenarioError(f"{path} has {path.stat().st_size} bytes; a scenario file has at most {MAX_FILE_BYTES}.")
     try:
         return Scenario.from_json(path.read_text())
     except ScenarioError as error:

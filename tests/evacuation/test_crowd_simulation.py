@@ -172,6 +172,50 @@ def test_a_broken_or_missing_scenario_file_gets_a_clear_error(tmp_path):
         scenario.load_scenario(tmp_path / "outside.json")
 
 
+def _file(tmp_path, **changes):
+    """The corridor's scenario file with ``changes`` to its fields."""
+    record = {**json.loads(corridor_scenario().to_json()), **changes}
+    (tmp_path / "s.json").write_text(json.dumps(record) if not isinstance(changes.get("_raw"), str)
+                                      else changes["_raw"])
+    return tmp_path / "s.json"
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"area_wkt": "POLYGON((0 0,1e300 0,1e300 1e300,0 1e300,0 0))"}, "the walkable area spans 1e\\+300 m"),
+    ({"area_wkt": "POLYGON((0 0,20000 0,20000 10,0 10,0 0))"}, "spans 2e\\+04 m; .* at most 10000 m"),
+    ({"positions": [["a", 1]]}, "positions: must be a list of \\[x, y\\] pairs of numbers"),
+    ({"radius": "big"}, "radius must be a finite number, got 'big'"),
+    ({"time_step": 1e6}, "time_step must be a number at least 0.001 and at most 1"),
+    ({"time_step": 1e-9}, "time_step must be a number at least 0.001"),
+    ({"desired_speed": float("inf")}, "not a scenario file: not JSON|desired_speed must be a finite number"),
+    ({"_raw": "[]"}, "it holds a list, not an object of fields"),
+    ({"_raw": "null"}, "it holds a NoneType, not an object of fields"),
+])
+def test_a_scenario_file_that_makes_no_sense_is_refused_naming_the_field(tmp_path, changes, message):
+    with pytest.raises(ScenarioError, match=message):
+        scenario.load_scenario(_file(tmp_path, **changes))
+
+
+def test_more_people_than_a_scenario_may_hold_are_refused():
+    area = shapely.box(0, 0, 600, 600)
+    grid = np.stack(np.meshgrid(np.arange(1, 102) * 5.0, np.arange(1, 102) * 5.0), axis=-1).reshape(-1, 2)
+    with pytest.raises(ScenarioError, match="places 10201 people; it may place at most 10000"):
+        Scenario(area, shapely.box(590, 590, 598, 598), grid)
+
+
+@pytest.mark.parametrize("max_time", ["inf", "nan", "-5", "1e9"])
+def test_the_command_line_refuses_a_simulated_time_that_makes_no_sense(tmp_path, capsys, max_time):
+    path = scenario.write_scenario(tmp_path / "s.json", corridor_scenario())
+    assert crowd_simulation.main([str(path), "--max-time", max_time]) == 2
+    assert "error: the simulated time (max_time) must be" in capsys.readouterr().err
+
+
+def test_a_run_of_too_many_steps_is_refused_before_it_starts():
+    slow = Scenario(CORRIDOR, scenario.top_right_exit(CORRIDOR, size=2.0), np.array([[2.0, 2.0]]), time_step=0.001)
+    with pytest.raises(ScenarioError, match="3600 s in steps of 0.001 s are 3600000 steps; a run takes at most"):
+        crowd_simulation.simulate(slow, max_time=3600)
+
+
 # ---------------------------------------------------------------- short simulations
 @pytest.fixture(scope="module")
 def corridor_run():
