@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
+
 #: The repository root (the helpers package is installed in editable mode).
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,3 +86,58 @@ def terminate_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+#: A settings file (parameters, a sweep grid, the report's metadata) is small; a larger one is a mistake.
+MAX_YAML_BYTES = 1 << 20
+
+
+class SettingsError(ValueError):
+    """A settings file or value that is not what it must be: the message names it and says why."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML as a settings file needs it: no aliases (a few hundred bytes of them can expand to
+    gigabytes), keys that are names, and each key once (else the last would silently win)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.events.AliasEvent):
+            raise yaml.constructor.ConstructorError(None, None, "aliases (*name) are not allowed here",
+                                                    self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is not a name",
+                                                        key_node.start_mark)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(text: str, source: str):
+    """The YAML in ``text`` (from ``source``, named in errors), read strictly (``_StrictLoader``)."""
+    if len(text.encode()) > MAX_YAML_BYTES:
+        raise SettingsError(f"{source} holds {len(text.encode())} bytes; a settings file holds at most "
+                            f"{MAX_YAML_BYTES}.")
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader, made stricter
+    except yaml.YAMLError as error:
+        raise SettingsError(f"{source} is not a settings file we can read: {error}") from None
+
+
+def read_yaml_file(path: str | os.PathLike):
+    """``read_yaml`` of a file, or a SettingsError naming it."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_YAML_BYTES:
+            raise SettingsError(f"{path} has {path.stat().st_size} bytes; a settings file has at most "
+                                f"{MAX_YAML_BYTES}.")
+        return read_yaml(path.read_text(), str(path))
+    except OSError as error:
+        raise SettingsError(f"cannot read {path}: {error.strerror or error}.") from None

@@ -136,9 +136,10 @@ def make_rules(path: str | Path, params_dir: str | Path = "params") -> str:
     path = Path(path)
     name = path.stem
     if path.suffix == ".yaml":
-        import yaml
+        from helpers.core.files import read_yaml_file
 
-        notebook = (yaml.safe_load((ROOT / path).read_text()) or {}).get("notebook")
+        grid = read_yaml_file(ROOT / path)
+        notebook = grid.get("notebook") if isinstance(grid, dict) else None
         if not notebook:
             raise ValueError(f"{path} names no notebook; see helpers/pipeline/sweep.py.")
         found = dependencies(notebook, params_dir)

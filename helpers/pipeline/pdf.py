@@ -30,9 +30,9 @@ from pathlib import Path
 
 import jinja2
 import nbformat
-import yaml
 
-from helpers.core.files import ROOT, write_atomic
+from helpers.core.files import ROOT, SettingsError, read_yaml_file, write_atomic
+from helpers.core.validation import check_real
 from helpers.notebook.results import environment_versions
 
 from . import provenance
@@ -74,27 +74,35 @@ class ReportError(RuntimeError):
 
 
 def load_metadata(path: Path = REPORT_DIR / "metadata.yaml") -> dict:
-    """Read and check the report metadata (authors, shares per task that add up to 100)."""
+    """Read and check the report metadata: texts are texts, shares and hours finite numbers, the
+    shares of each task add up to 100 over the authors."""
     try:
-        meta = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise ReportError(f"cannot read report metadata {path}: {err}") from None
+        meta = read_yaml_file(path)
+    except SettingsError as err:
+        raise ReportError(f"report metadata: {err}") from None
     required = ("title", "subtitle", "course", "group", "authors", "tasks")
-    missing = [key for key in required if key not in (meta or {})]
+    missing = [key for key in required if key not in (meta if isinstance(meta, dict) else {})]
     if missing:
         raise ReportError(f"{path} lacks {', '.join(missing)}; see the example in the repository.")
+    texts = [meta[key] for key in required[:4]] + list(meta["authors"] if isinstance(meta["authors"], list) else [0])
+    if not all(isinstance(text, str) for text in texts) or not isinstance(meta["tasks"], dict):
+        raise ReportError(f"{path}: title, subtitle, course and group are texts, authors a list of names, tasks a "
+                          "mapping.")
     authors = meta["authors"]
     for key, task in meta["tasks"].items():
-        shares = task.get("shares", {})
-        if set(shares) != set(authors):
-            raise ReportError(
-                f"{path}: task {key} gives shares for {sorted(shares)}, but the authors are {sorted(authors)}."
-            )
+        shares, hours = task.get("shares", {}), task.get("hours", {})
+        if not isinstance(shares, dict) or set(shares) != set(authors):
+            raise ReportError(f"{path}: task {key} gives shares for {sorted(shares)}, but the authors are "
+                              f"{sorted(authors)}.")
+        if not isinstance(hours, dict) or not {"implementation", "testing"} <= set(hours):
+            raise ReportError(f"{path}: task {key} needs hours: {{implementation: H, testing: H}}.")
+        try:
+            for name, value in [*shares.items(), *hours.items()]:
+                check_real(value, f"task {key}: {name}", low=0)
+        except ValueError as error:
+            raise ReportError(f"{path}: {error}") from None
         if abs(sum(shares.values()) - 100) > 1e-9:
             raise ReportError(f"{path}: the shares of task {key} add up to {sum(shares.values())}, not 100.")
-        hours = task.get("hours", {})
-        if not {"implementation", "testing"} <= set(hours):
-            raise ReportError(f"{path}: task {key} needs hours: {{implementation: H, testing: H}}.")
     return meta
 
 

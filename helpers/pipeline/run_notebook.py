@@ -31,12 +31,11 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum, default
 
 from helpers.core import timings
-from helpers.core.files import ROOT, terminate_as_interrupt
+from helpers.core.files import ROOT, SettingsError, read_yaml, read_yaml_file, terminate_as_interrupt
 from helpers.notebook.figures import sha256_bytes
 from helpers.notebook.parameters import ParameterError, check_names
 
@@ -186,19 +185,36 @@ def run(notebook: Path, out: Path, parameters: Mapping, *, root: Path = ROOT, lo
     return out
 
 
-def read_parameters(files: list[Path], pairs: list[tuple[str, str]]) -> dict:
-    """Parameters from YAML files (later files win), then ``-p NAME VALUE`` pairs (values read as YAML)."""
+def read_parameters(files: list[Path], pairs: list[tuple[str, str]], texts: list[str] = ()) -> dict:
+    """Parameters as papermill takes them: from YAML files (later files win), from YAML texts (``-y``),
+    then from ``-p NAME VALUE`` pairs, each value read as papermill reads it (``parameter_value``)."""
     parameters = {}
-    for file in files:
+    loads = [(str(file), lambda file=file: read_yaml_file(file)) for file in files]
+    loads += [("-y", lambda text=text: read_yaml(text, "-y")) for text in texts]
+    for source, load in loads:
         try:
-            content = yaml.safe_load(Path(file).read_text()) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise ParameterError(f"cannot read the parameters file {file}: {error}") from None
-        if not isinstance(content, dict):
-            raise ParameterError(f"{file} must map parameter names to values, got {type(content).__name__}.")
-        parameters.update(content)
-    parameters.update({name: yaml.safe_load(value) for name, value in pairs})
+            values = load()
+        except SettingsError as error:
+            raise ParameterError(str(error)) from None
+        values = {} if values is None else values
+        if not isinstance(values, dict):
+            raise ParameterError(f"{source} must map parameter names to values, got {type(values).__name__}.")
+        parameters.update(values)
+    parameters.update({name: parameter_value(value) for name, value in pairs})
     return parameters
+
+
+def parameter_value(text: str):
+    """A ``-p`` value as papermill's command line reads it: True, False and None; an integer (decimal,
+    so 010 is ten), a float; otherwise the text itself (lists and mappings go through ``-y``)."""
+    if text in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[text]
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            continue
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,11 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="where the executed notebook goes")
     parser.add_argument("-f", "--parameters-file", type=Path, action="append", default=[])
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    parser.add_argument("-y", "--yaml", action="append", default=[], help="parameters as a YAML mapping")
     parser.add_argument("--root", type=Path, default=ROOT, help="where figures/ and results/ are published")
     args = parser.parse_args(argv)
     try:
-        parameters = read_parameters(args.parameters_file, args.parameter)
-        given = [str(f) for f in args.parameters_file] + [f"-p {name}" for name, _ in args.parameter]
+        parameters = read_parameters(args.parameters_file, args.parameter, args.yaml)
+        given = [str(f) for f in args.parameters_file] + [f"-p {name}" for name, _ in args.parameter] + (
+            ["-y"] if args.yaml else [])
         run(args.notebook, args.out, parameters, root=args.root, given_in=f" in {', '.join(given)}" if given else "")
     except (ParameterError, RunError) as error:
         print(f"error: {error}", file=sys.stderr)

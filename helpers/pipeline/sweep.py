@@ -19,6 +19,7 @@ cluster with ``--scheduler``), and the table of all points is written atomically
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
 import json
 import os
@@ -27,14 +28,12 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from helpers.core import timings
 from helpers.core.executor import Failure, run_all
-from helpers.core.files import ROOT, terminate_as_interrupt, write_atomic
+from helpers.core.files import ROOT, SettingsError, read_yaml_file, terminate_as_interrupt, write_atomic
 from helpers.notebook.parameters import ParameterError, check_names
 
-from .run_notebook import IpcKernelManager
+from .run_notebook import IpcKernelManager, parameter_value
 
 #: The results name each sweep notebook saves under (results/point.json).
 POINT = "point"
@@ -90,15 +89,7 @@ def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None
     """
     log = log or functools.partial(print, flush=True)  # flushed: make's output may be a pipe
     grid_file, out = Path(grid_file), Path(out)
-    grid = yaml.safe_load(grid_file.read_text()) or {}
-    if "notebook" not in grid or "choose" not in grid:
-        raise ValueError(f"{grid_file} must name the notebook and the choose rule (see helpers/sweep.py).")
-    (direction, metric), = grid["choose"].items()
-    if direction not in ("minimize", "maximize"):
-        raise ValueError(f"choose must be minimize or maximize a metric, got {direction!r}.")
-    notebook = ROOT / grid["notebook"]
-    check_names(notebook, {**(grid.get("base") or {}), **(grid.get("vary") or {})},
-                f" in the sweep grid {grid_file}")
+    grid, notebook, (direction, metric) = checked_grid(grid_file)
     check_names(notebook, overrides or {}, " in --set")
     started = time.perf_counter()
     jobs, requested = {}, {}
@@ -128,6 +119,42 @@ def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None
         os.utime(written, (0, 0))
     timings.record("sweep", grid_file.stem, time.perf_counter() - started)
     return summary
+
+
+def checked_grid(grid_file: Path) -> tuple[dict, Path, tuple[str, str]]:
+    """The grid in ``grid_file``, its notebook and its rule, each checked before any point runs: a
+    ParameterError names what is wrong (a misspelled metric or parameter, a value that is no list)."""
+    try:
+        grid = read_yaml_file(grid_file)
+    except SettingsError as error:
+        raise ParameterError(str(error)) from None
+    where = f"the sweep grid {grid_file}"
+    if not isinstance(grid, dict):
+        raise ParameterError(f"{where} must map notebook, base, vary and choose to values.")
+    unknown = sorted(set(grid) - {"notebook", "base", "vary", "choose"})
+    if unknown or not isinstance(grid.get("notebook"), str) or not (ROOT / grid["notebook"]).is_file():
+        raise ParameterError(f"{where} must name an existing notebook (notebook: notebooks/sweeps/NAME.ipynb) and "
+                             "hold nothing but notebook, base, vary and choose"
+                             + (f"; it also has {unknown}." if unknown else "."))
+    for part in ("base", "vary"):
+        if not isinstance(grid.get(part) or {}, dict):
+            raise ParameterError(f"{where}: {part} must map parameter names to values.")
+    for name, values in (grid.get("vary") or {}).items():
+        if not isinstance(values, list) or not values:
+            raise ParameterError(f"{where}: vary: {name} must be a list of the values to try, got {values!r}.")
+    choose = grid.get("choose")
+    if not (isinstance(choose, dict) and len(choose) == 1 and next(iter(choose)) in ("minimize", "maximize")
+            and isinstance(next(iter(choose.values())), str)):
+        raise ParameterError(f"{where}: choose must be one rule, minimize: METRIC or maximize: METRIC, got {choose!r}.")
+    notebook = ROOT / grid["notebook"]
+    (direction, metric), = choose.items()
+    metrics = json.loads(notebook.read_text()).get("metadata", {}).get("mlcms_metrics", [])
+    if metric not in metrics:
+        close = difflib.get_close_matches(metric, metrics, n=1)
+        raise ParameterError(f"{where} chooses by {metric!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                             + f", which {notebook.name} does not record; it records {', '.join(metrics)}.")
+    check_names(notebook, {**(grid.get("base") or {}), **(grid.get("vary") or {})}, f" in {where}")
+    return grid, notebook, (direction, metric)
 
 
 def load(summary_file: str | Path) -> dict:
@@ -165,8 +192,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Run a one-factor-at-a-time papermill sweep.")
     parser.add_argument("grid", help="the sweep's YAML file")
     parser.add_argument("out", help="output folder; the summary goes to <out>.json")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=YAML",
-                        help="override a parameter in every point, e.g. --set cache_dir=build/cache")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a parameter in every point, as papermill's -p reads values, e.g. "
+                             "--set cache_dir=build/cache")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run the points on the Dask cluster at ADDRESS (default: $MLCMS_SCHEDULER, else a "
                              "local process pool, one worker per core)")
@@ -176,7 +204,7 @@ def main(argv=None) -> int:
         name, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--set takes NAME=VALUE, got {item!r}")
-        overrides[name] = yaml.safe_load(value)
+        overrides[name] = parameter_value(value)
     try:
         with terminate_as_interrupt():  # SIGTERM (make, kill) stops the points as Ctrl-C does
             summary = run(args.grid, args.out, overrides=overrides, scheduler=args.scheduler)

@@ -182,3 +182,16 @@ def test_abandoned_run_folders_of_killed_runs_are_removed(tmp_path):
     (tmp_path / "build" / "runs" / f"tiny.{os.getpid()}.def").mkdir()
     runner.remove_abandoned(tmp_path)
     assert [p.name for p in (tmp_path / "build" / "runs").iterdir()] == [f"tiny.{os.getpid()}.def"]
+
+
+@pytest.mark.parametrize(("text", "value"), [("010", 10), ("1:40", "1:40"), ("0.5", 0.5), ("True", True),
+                                             ("None", None), ("[1, 2]", "[1, 2]"), ("lanczos", "lanczos")])
+def test_a_p_value_is_read_as_papermill_reads_it(text, value):
+    assert runner.read_parameters([], [("x", text)]) == {"x": value}
+
+
+def test_y_takes_lists_and_a_parameters_file_is_read_strictly(tmp_path):
+    assert runner.read_parameters([], [], ["image_components: [150, 100]"]) == {"image_components": [150, 100]}
+    (tmp_path / "p.yaml").write_text("seed: 1\nseed: 2\n")
+    with pytest.raises(ParameterError, match="the key 'seed' is given twice"):
+        runner.read_parameters([tmp_path / "p.yaml"], [])
