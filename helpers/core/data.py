@@ -352,6 +352,10 @@ def _read_face_rgb(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8).reshape(768, 1024, 3)
 
 
+#: The npy header readers by format version (numpy writes 1.0, and 2.0 for very large headers).
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
 def _read_mnist(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     expected = {
         "x_train": (60000, 28, 28),
@@ -360,16 +364,21 @@ def _read_mnist(path: Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nda
         "y_test": (10000,),
     }
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = sorted(set(expected) - set(archive.files))
+        with zipfile.ZipFile(path) as archive:  # each array's header first: a crafted one could ask for terabytes
+            missing = sorted(f"{key}.npy" for key in expected if f"{key}.npy" not in archive.namelist())
             _require(not missing, f"mnist.npz: missing arrays {missing}.")
+            for key, shape in expected.items():
+                with archive.open(f"{key}.npy") as member:
+                    read_header = _NPY_HEADERS.get(np.lib.format.read_magic(member))
+                    _require(read_header is not None, f"mnist.npz: {key} is in an npy format we do not read.")
+                    found, _, dtype = read_header(member)  # (shape, Fortran order, dtype)
+                _require(found == shape, f"mnist.npz: {key} has shape {found}, expected {shape}.")
+                _require(dtype == np.uint8, f"mnist.npz: {key} has dtype {dtype}, expected uint8.")
+        with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in expected}
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
         raise DataError(f"mnist.npz is not a readable npz archive, it may be truncated or corrupted "
                         f"({type(err).__name__}: {err}).") from None
-    for key, shape in expected.items():
-        _require(arrays[key].shape == shape, f"mnist.npz: {key} has shape {arrays[key].shape}, expected {shape}.")
-        _require(arrays[key].dtype == np.uint8, f"mnist.npz: {key} has dtype {arrays[key].dtype}, expected uint8.")
     for key in ("y_train", "y_test"):
         labels = np.unique(arrays[key])
         _require(

@@ -321,3 +321,30 @@ def test_a_truncated_or_corrupted_mnist_archive_gets_the_usual_message(real_mnis
     with pytest.raises(data.DataError, match=rf"mnist.npz at {env_dir}/mnist.npz does not hold the expected content"
                                              r".*Delete it. To provide it"):
         data.locate("mnist", download=False)
+
+
+def _npz_with_header(path, shape):
+    """An mnist.npz whose x_train header declares ``shape``, with hardly any data behind it."""
+    import zipfile
+
+    header = {"descr": "|u1", "fortran_order": False, "shape": shape}
+    with zipfile.ZipFile(path, "w") as archive:
+        with archive.open("x_train.npy", "w") as member:
+            np.lib.format.write_array_header_1_0(member, header)
+            member.write(b"\0" * 64)
+        for key, size in (("y_train", (60000,)), ("x_test", (10000, 28, 28)), ("y_test", (10000,))):
+            with archive.open(f"{key}.npy", "w") as member:
+                np.lib.format.write_array(member, np.zeros(size, np.uint8))
+
+
+def test_a_crafted_mnist_header_is_refused_before_any_array_is_read(isolated):
+    """A header declaring (10^7, 10^6) bytes asked numpy for 9 TiB; the shape is checked first."""
+    import tracemalloc
+
+    env_dir, _ = isolated
+    _npz_with_header(env_dir / "mnist.npz", (10**7, 10**6))
+    tracemalloc.start()
+    with pytest.raises(data.DataError, match=r"x_train has shape \(10000000, 1000000\), expected \(60000, 28, 28\)"):
+        data.locate("mnist", download=False)
+    assert tracemalloc.get_traced_memory()[1] < 50 * 2**20
+    tracemalloc.stop()
