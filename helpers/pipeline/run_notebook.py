@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
 from traitlets import CaselessStrEnum, default
 
 from helpers.core import timings
@@ -50,6 +51,11 @@ class IpcKernelManager(AsyncKernelManager):
     @default("ip")
     def _socket_prefix(self) -> str:
         return os.path.join(tempfile.gettempdir(), f"mlcms-kernel-{uuid.uuid4().hex[:16]}")
+
+
+#: How the pipeline's papermill runs start and end their kernels: on their own sockets, and ended at
+#: once when the last cell is done (a graceful shutdown printed asyncio's "Task was destroyed").
+KERNEL_OPTIONS = {"kernel_manager_class": IpcKernelManager, "shutdown_kernel": "immediate"}
 
 
 class RunError(RuntimeError):
@@ -96,13 +102,22 @@ def incomplete_cells(notebook: dict) -> list[str]:
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
-        status = cell.get("metadata", {}).get("papermill", {}).get("status")
+        run = cell.get("metadata", {}).get("papermill", {})
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         if errors:
             problems.append(f"{cell.get('id')} (failed: {errors[0].get('ename')}: {errors[0].get('evalue')})")
-        elif status != "completed":
-            problems.append(f"{cell.get('id')} ({status or 'not run by papermill'})")
+        elif run.get("status") != "completed":
+            problems.append(f"{cell.get('id')} ({run.get('status') or 'not run by papermill'})")
+        elif not run.get("start_time"):  # after a dead kernel papermill marks the cells it never ran completed
+            problems.append(f"{cell.get('id')} (never started)")
     return problems
+
+
+def last_started(notebook: dict) -> str | None:
+    """The id of the last code cell papermill started: where a run stopped that ended without an error."""
+    started = [cell.get("id") for cell in notebook.get("cells", []) if cell.get("cell_type") == "code"
+               and cell.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return started[-1] if started else None
 
 
 def figure_mismatches(notebook: dict, root: Path) -> list[str]:
@@ -163,15 +178,21 @@ def run(notebook: Path, out: Path, parameters: Mapping, *, root: Path = ROOT, lo
                 papermill.execute_notebook(str(notebook), str(executed), parameters={**parameters,
                                            "output_dir": str(stage)}, cwd=str(notebook.parent),
                                            kernel_name="python3", progress_bar=log_output, log_output=log_output,
-                                           kernel_manager_class=IpcKernelManager)
-            except papermill.PapermillExecutionError as error:
+                                           **KERNEL_OPTIONS)
+            except (papermill.PapermillExecutionError, DeadKernelError) as error:
                 failed = runs_dir(root) / "failed" / f"{task}.ipynb"
                 failed.parent.mkdir(parents=True, exist_ok=True)
-                where = f"cell {error.cell_index}"
+                where = f"cell {getattr(error, 'cell_index', '?')}"
                 if executed.is_file():
-                    where = "; ".join(incomplete_cells(json.loads(executed.read_text()))[:1]) or where
+                    document = json.loads(executed.read_text())
+                    if isinstance(error, DeadKernelError):
+                        where = last_started(document) or where
+                    else:
+                        where = "; ".join(incomplete_cells(document)[:1]) or where
                     os.replace(executed, failed)
-                raise RunError(f"{notebook.name} stopped in {where}. Nothing was published; the executed "
+                died = (" The kernel died: it ran out of memory or was killed; smaller sizes in the parameters "
+                        "may help." if isinstance(error, DeadKernelError) else "")
+                raise RunError(f"{notebook.name} stopped in {where}.{died} Nothing was published; the executed "
                                f"notebook is kept at {failed}.") from error
             document = json.loads(executed.read_text())
             problems = incomplete_cells(document) + figure_mismatches(document, stage)

@@ -33,7 +33,7 @@ from helpers.core.executor import Failure, run_all
 from helpers.core.files import ROOT, SettingsError, read_yaml_file, terminate_as_interrupt, write_atomic
 from helpers.notebook.parameters import ParameterError, check_names
 
-from .run_notebook import IpcKernelManager, parameter_value
+from .run_notebook import KERNEL_OPTIONS, parameter_value
 
 #: The results name each sweep notebook saves under (results/point.json).
 POINT = "point"
@@ -73,7 +73,7 @@ def run_point(notebook: str, folder: str, parameters: dict) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(str(notebook), str(folder / notebook.name), parameters=parameters,
                                cwd=str(notebook.parent), progress_bar=False, kernel_name="python3",
-                               kernel_manager_class=IpcKernelManager)
+                               **KERNEL_OPTIONS)
     document = json.loads((folder / "results" / f"{POINT}.json").read_text())
     timings.record("sweep point", folder.name, time.perf_counter() - started)
     return {"parameters": document["parameters"], "metrics": document["results"]}

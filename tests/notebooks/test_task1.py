@@ -50,7 +50,8 @@ def test_wrongly_typed_parameter_stops_the_notebook_with_a_clear_message(tmp_pat
 
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"pedestrians_shown": [99]}, "'pedestrians_shown' = [99] is invalid: must be a non-empty list whose every"),
-    ({"image_width": 0}, "'image_width' = 0 is invalid: must be at least 2"),
+    ({"image_width": 0}, "'image_width' = 0 is invalid: must be in [2, 1024]"),
+    ({"image_width": 100000, "image_height": 100000}, "'image_width' = 100000 is invalid: must be in [2, 1024]"),
     ({"max_energy_loss": 1.5}, "'max_energy_loss' = 1.5 is invalid: must be a share in (0, 1)"),
 ])
 def test_out_of_range_parameters_stop_the_notebook_naming_parameter_and_range(tmp_path, overrides, message):

@@ -94,8 +94,10 @@ def test_quality_measures_are_sane(values):
 
 
 @pytest.mark.parametrize(("name", "value", "message"), [
-    ("batch_size", 0, "'batch_size' = 0 is invalid: must be at least 1"),
-    ("max_epochs", 0, "'max_epochs' = 0 is invalid: must be at least 1"),
+    ("batch_size", 0, "'batch_size' = 0 is invalid: must be in [1, 2400]"),
+    ("max_epochs", 0, "'max_epochs' = 0 is invalid: must be in [1, 5000]"),
+    ("exit_size", 1000.0, "'exit_size' = 1000.0 is invalid: must be in [0.5, 20.0]"),
+    ("repeats", 10**9, "'repeats' = 1000000000 is invalid: must be in [100, 100000]"),
     ("learning_rate", -0.01, "'learning_rate' = -0.01 is invalid: must be a finite number above 0"),
     ("learning_rate", float("nan"), "'learning_rate' = nan is invalid: must be a finite number above 0"),
     ("seed", -1, "'seed' = -1 is invalid: must be an integer in [0, 2**32)"),

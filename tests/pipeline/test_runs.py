@@ -195,3 +195,16 @@ def test_y_takes_lists_and_a_parameters_file_is_read_strictly(tmp_path):
     (tmp_path / "p.yaml").write_text("seed: 1\nseed: 2\n")
     with pytest.raises(ParameterError, match="the key 'seed' is given twice"):
         runner.read_parameters([tmp_path / "p.yaml"], [])
+
+
+def test_a_kernel_that_dies_is_a_failed_run_with_its_notebook_kept(tiny, tmp_path):
+    """A kernel killed by the system (out of memory) ended the run with papermill's DeadKernelError."""
+    nb = nbformat.read(tiny, as_version=4)
+    nb.cells.insert(2, nbformat.v4.new_code_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"))
+    nb.cells[2].id = "cell-kill"
+    nbformat.write(nb, tiny)
+    with pytest.raises(runner.RunError, match=r"tiny.ipynb stopped in cell-kill. The kernel died: it ran out of "
+                                              r"memory or was killed.* kept at .*failed/tiny.ipynb"):
+        runner.run(tiny, tmp_path / "build" / "notebooks" / "tiny.ipynb", {}, root=tmp_path, log_output=False)
+    assert (tmp_path / "build" / "runs" / "failed" / "tiny.ipynb").is_file()
+    assert not (tmp_path / "figures").exists()
