@@ -29,7 +29,7 @@ class Table:
     def _repr_mimebundle_(self, include=None, exclude=None):
         table = {"rows": self.rows, "columns": self.columns, "caption": self.caption, "label": self.label,
                  "align": self.align}
-        return {"text/markdown": self.markdown()}, {"mlcms_table": table}
+        return {"text/markdown": self.markdown(), "text/plain": f"Table: {self.caption}"}, {"mlcms_table": table}
 
 
 def show_table(*args, **kwargs) -> None:

@@ -351,7 +351,8 @@ def train_many(x_train, x_validation, configs: Mapping[object, TrainingConfig], 
 
             def log(line: str):
                 label = next(label for label in files if line.startswith(label + " "))
-                board.update(label, line.removeprefix(label + " "))
+                last = Path(files[label]).read_text() if Path(files[label]).is_file() else ""
+                board.update(label, line.removeprefix(label + " ") + (f" ({last})" if last else ""))
 
             # Every worker may use every core, so that the model left training alone at the end uses them all.
             outcomes = run_all(_train_into_cache, {_label(name): (x_train, x_validation, x_test, missing[name],
