@@ -40,9 +40,9 @@ def datafold_python(python: str | os.PathLike | None = None) -> Path:
     path = Path(python or os.environ.get("MLCMS_DATAFOLD_PYTHON") or DATAFOLD_PYTHON)
     if not path.is_absolute():
         path = ROOT / path
-    if not path.is_file():
-        raise DatafoldUnavailable(f"datafold's environment was not found ({path} does not exist); "
-                                  "`make datafold` creates it (it needs the package index once)")
+    if not path.is_file():  # the report prints this sentence: no path (it holds the user's name), no given text
+        raise DatafoldUnavailable("datafold's environment was not found; `make datafold` creates it (it needs the "
+                                  "package index once)")
     return path
 
 

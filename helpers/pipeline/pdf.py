@@ -245,7 +245,9 @@ def check_toolchain() -> None:
 
 def _run_xelatex(workdir: Path, jobname: str = "report", keep_log: Path | None = None) -> None:
     """Compile twice; on failure the log is copied to ``keep_log`` (if given) and named in the error."""
-    env = dict(os.environ, FORCE_SOURCE_DATE="1")
+    # openin_any=p: TeX reads no file by an absolute path, a dot file or one above the build folder, so
+    # that no text reaching the PDF can pull in a file of the machine.
+    env = dict(os.environ, FORCE_SOURCE_DATE="1", openin_any="p")
     env.setdefault("SOURCE_DATE_EPOCH", "0")
     for _ in range(2):  # the second pass resolves references and the figure numbers
         proc = subprocess.run(

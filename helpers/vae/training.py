@@ -338,6 +338,7 @@ def train_many(x_train, x_validation, configs: Mapping[object, TrainingConfig], 
     if cache_dir is not None and len(missing) > 1:
         order = sorted(missing, key=lambda name: -missing[name].max_epochs * (sum(missing[name].hidden)
                                                                            + missing[name].latent_dim))
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)  # the progress files live beside the models
         with tempfile.TemporaryDirectory(prefix=".progress-", dir=cache_dir) as folder:
             files = {_label(name): str(Path(folder) / f"{index}.txt") for index, name in enumerate(order)}
             board = Board(f"Training {len(missing)} models side by side, the longest first (Stop ends them; each "

@@ -31,9 +31,15 @@ def test_without_datafolds_environment_the_comparison_says_why(tmp_path):
     dmap = DiffusionMap(4).fit(POINTS)
     missing = tmp_path / "nowhere" / "python"
     reference = datafold_reference.compare(dmap, POINTS, {"first_new": None}, python=missing)
-    assert reference == {"available": False, "reason": f"datafold's environment was not found ({missing} does not "
-                                                       "exist); `make datafold` creates it (it needs the package "
-                                                       "index once)"}
+    assert reference == {"available": False, "reason": "datafold's environment was not found; `make datafold` "
+                                                       "creates it (it needs the package index once)"}
+
+
+def test_the_reason_the_report_prints_names_no_path_and_no_given_text(tmp_path):
+    """The path of the checkout holds the user's name, and a given text could hold LaTeX."""
+    given = tmp_path / "\\input{x}" / "python"
+    reference = datafold_reference.compare(DiffusionMap(4).fit(POINTS), POINTS, {"first_new": None}, python=given)
+    assert str(tmp_path) not in reference["reason"] and "input" not in reference["reason"]
 
 
 def test_a_failing_datafold_reports_its_last_line(tmp_path):

@@ -4,6 +4,7 @@ that keep the previous PDF."""
 import json
 import re
 import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -160,3 +161,27 @@ def test_a_parameter_value_reaches_the_pdf_as_text(smoke_root, tmp_path):
     section = report.notebook_section(folder / "task1_pca.ipynb", {}, root=smoke_root)
     assert (r'\textbf{"a\_b \$x\$ 50\% \#1 \textbackslash{}input\{/etc/passwd\} \textasciitilde{}\{\}"} '
             r'(default "pillow-bicubic")') in section
+
+
+def test_a_tex_command_in_computed_prose_is_printed_as_text(smoke_root, tmp_path):
+    folder = _copy_notebooks(smoke_root, tmp_path)
+    nb = nbformat.read(folder / "task1_pca.ipynb", as_version=4)
+    said = next(output for cell in nb.cells for output in cell.get("outputs", [])
+                if "text/markdown" in output.get("data", {}) and "mlcms_table" not in output.get("metadata", {}))
+    said.data["text/markdown"] = "A value: \\input{/etc/hostname} and more."
+    nbformat.write(nb, folder / "task1_pca.ipynb")
+    section = report.notebook_section(folder / "task1_pca.ipynb", {}, root=smoke_root)
+    assert r"A value: \textbackslash input\{/etc/hostname\} and more." in section
+
+
+def test_tex_reads_no_file_of_the_machine_even_from_math(smoke_root, tmp_path):
+    require_latex()
+    folder = _copy_notebooks(smoke_root, tmp_path)
+    nb = nbformat.read(folder / "task1_pca.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("The host: $\\input{/etc/hostname}$"))
+    nbformat.write(nb, folder / "task1_pca.ipynb")
+    hostname = Path("/etc/hostname").read_text().strip()
+    with pytest.raises(report.ReportError, match="xelatex failed") as refused:
+        report.build_report(folder, tmp_path / "report.pdf", root=smoke_root, keep_tex=False)
+    assert "/etc/hostname" in str(refused.value) and not (tmp_path / "report.pdf").exists()
+    assert hostname not in (tmp_path / "report.log").read_text().replace("/etc/hostname", "")
