@@ -8,22 +8,27 @@ SHELL := bash
 MAKEFLAGS += --no-builtin-rules
 
 # ---------------------------------------------------------------- environment
+# make splits file names at spaces: in a checkout or an environment whose path holds one, it would
+# install half and fail ever after, so it refuses at once.
+ifneq ($(words $(CURDIR)),1)
+$(error the checkout's path "$(CURDIR)" holds a space, which make cannot handle in file names; clone the repository into a folder whose path has none)
+endif
 # Use the active virtual environment, or create .venv.
 ifdef VIRTUAL_ENV
 VENV := $(VIRTUAL_ENV)
 else
 VENV := $(CURDIR)/.venv
 endif
+ifneq ($(words $(VENV)),1)
+$(error the virtual environment's path "$(VENV)" holds a space, which make cannot handle; use one whose path has none)
+endif
 BOOTSTRAP_PYTHON ?= python3
 PYTHON := $(VENV)/bin/python
 SETUP := $(VENV)/.mlcms-requirements
 HELPER_FILES := $(wildcard helpers/*.py helpers/*/*.py)
 
-# A relative MLCMS_DATA_DIR means relative to the repository root (as in helpers/core/data.py); it is
-# made absolute here so that builds in scratch copies (check-reproducible) find the same folder.
-ifneq ($(strip $(MLCMS_DATA_DIR)),)
-export MLCMS_DATA_DIR := $(abspath $(MLCMS_DATA_DIR))
-endif
+# MLCMS_DATA_DIR is used as given (a relative one from the repository root, helpers/core/data.py); make
+# never splits it, so a folder whose name holds a space works.
 
 # Reproducible builds: dates come from the last commit, hashing is seeded.
 export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
@@ -112,19 +117,27 @@ setup: $(SETUP)
 
 # --no-compile: Python compiles a module when it is first imported; compiling every file of every
 # package at installation took half of the installation's time.
+# Two makes started at once in a new checkout would both install into one environment (and the second
+# fail in pip): the set-up holds a lock of its own (flock, where the system has it), and the second
+# waits, says so, and finds the work done.
 $(SETUP): requirements.txt requirements-no-deps.txt pyproject.toml
-	@if [ ! -x "$(PYTHON)" ]; then echo "==> creating virtual environment $(VENV)"; $(BOOTSTRAP_PYTHON) -m venv "$(VENV)"; fi
-	@$(subst "$(PYTHON)",env -u PYTHONPATH "$(PYTHON)",$(HELPERS_FROM)); if [ -n "$$found" ] && [ -d "$$found/helpers" ] && [ "$$found" != "$$(cd "$(CURDIR)" && pwd -P)" ]; then \
-	    $(OTHER_CHECKOUT); fi
-	@echo "==> installing Python requirements into $(VENV)"
-	@$(TIMED); "$(PYTHON)" -m pip install --upgrade pip > "$(VENV)/pip.log" 2>&1 \
+	@mkdir -p build; exec 9> build/.setup.lock; \
+	if command -v flock > /dev/null 2>&1 && ! flock -n 9; then \
+	    echo "==> another make is setting up $(VENV); waiting for it to finish" >&2; flock 9; fi; \
+	if [ "$@" -nt requirements.txt ] && [ "$@" -nt requirements-no-deps.txt ] && [ "$@" -nt pyproject.toml ]; then \
+	    exit 0; fi; \
+	if [ ! -x "$(PYTHON)" ]; then echo "==> creating virtual environment $(VENV)"; $(BOOTSTRAP_PYTHON) -m venv "$(VENV)"; fi; \
+	$(subst "$(PYTHON)",env -u PYTHONPATH "$(PYTHON)",$(HELPERS_FROM)); if [ -n "$$found" ] && [ -d "$$found/helpers" ] && [ "$$found" != "$$(cd "$(CURDIR)" && pwd -P)" ]; then \
+	    $(OTHER_CHECKOUT); fi; \
+	echo "==> installing Python requirements into $(VENV)"; \
+	$(TIMED); "$(PYTHON)" -m pip install --upgrade pip > "$(VENV)/pip.log" 2>&1 \
 	    && "$(PYTHON)" -m pip install --no-compile -r requirements.txt -e . >> "$(VENV)/pip.log" 2>&1 \
 	    && "$(PYTHON)" -m pip install --no-compile --no-deps -r requirements-no-deps.txt >> "$(VENV)/pip.log" 2>&1 \
 	    || { tail -n 40 "$(VENV)/pip.log"; echo "pip failed; full log: $(VENV)/pip.log" >&2; exit 1; }; \
-	    $(RECORD) setup "Python packages (pip)" --since $$start
-	@! git rev-parse --git-dir > /dev/null 2>&1 || { git config filter.nbstripout.clean "$(NBSTRIPOUT)" \
-	    && git config filter.nbstripout.smudge cat; }
-	@touch $@
+	$(RECORD) setup "Python packages (pip)" --since $$start; \
+	! git rev-parse --git-dir > /dev/null 2>&1 || { git config filter.nbstripout.clean "$(NBSTRIPOUT)" \
+	    && git config filter.nbstripout.smudge cat; }; \
+	touch $@
 
 # Git stores notebooks as nbstripout leaves them (.gitattributes): what JupyterLab adds when it saves a
 # notebook (outputs, execution counts, language_info) never shows as a change.
@@ -189,6 +202,7 @@ $(DATAFOLD_STAMP): FORCE
 # (`+`: the inner make runs as a recursive make, so that -j reaches it through the jobserver.)
 LOCKED = +@mkdir -p build && "$(PYTHON)" -m helpers.pipeline.lock build/.build.lock -- $(MAKE) --no-print-directory -j$(JOBS) -Oline
 notebooks sweep report: check-venv
+	@"$(PYTHON)" -m helpers.pipeline.settings
 	$(LOCKED) _$@
 	@"$(PYTHON)" -m helpers.core.timings summary "$(MLCMS_TIMINGS)" --out build/timings.json --started $(MLCMS_BUILD_STARTED)
 
@@ -264,7 +278,9 @@ check-reproducible: check-venv
 	    for file in data/*; do [ -e "$$copy/$$file" ] || ln -s "$(CURDIR)/$$file" "$$copy/$$file"; done; \
 	    [ ! -d "$(DATAFOLD_VENV)" ] || ln -s "$(DATAFOLD_VENV)" "$$copy/.venv-datafold"; \
 	    echo "==> build $$run of 2 in $$copy"; \
-	    PYTHONPATH="$$copy" VIRTUAL_ENV="$(VENV)" $(MAKE) --no-print-directory -C "$$copy" report > "$$tmp/build$$run.log" 2>&1 \
+	    data_dir="$${MLCMS_DATA_DIR:-}"; case "$$data_dir" in ""|/*) ;; *) data_dir="$(CURDIR)/$$data_dir";; esac; \
+	    PYTHONPATH="$$copy" VIRTUAL_ENV="$(VENV)" MLCMS_DATA_DIR="$$data_dir" \
+	        $(MAKE) --no-print-directory -C "$$copy" report > "$$tmp/build$$run.log" 2>&1 \
 	        || { tail -n 30 "$$tmp/build$$run.log"; exit 1; }; \
 	    (cd "$$copy" && find figures $(REPORT) -type f \( -name '*.pdf' -o -name '*.png' \) -print0 | sort -z \
 	        | xargs -0 sha256sum) > "$$tmp/run$$run.txt"; \

@@ -31,11 +31,16 @@ missing() {
 todo=$(missing | tr '\n' ' ')
 [ -z "$todo" ] && exit 0
 
+install() {
+  # Another apt or dpkg (unattended upgrades) may hold dpkg's lock: wait up to ten minutes for it.
+  local wait=(-o DPkg::Lock::Timeout=600)
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get "${wait[@]}" update -qq && apt-get "${wait[@]}" install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+}
+
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "==> installing the LaTeX toolchain (missing: $todo)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+  install || echo "warning: apt-get could not install the toolchain (see its message above)." >&2
   todo=$(missing | tr '\n' ' ')
   [ -z "$todo" ] && exit 0
 fi

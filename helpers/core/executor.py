@@ -26,6 +26,7 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import time
@@ -36,6 +37,19 @@ from dataclasses import dataclass
 #: Environment variables read by this module.
 SCHEDULER_VARIABLE = "MLCMS_SCHEDULER"
 WORKERS_VARIABLE = "MLCMS_WORKERS"
+
+
+#: Dask's transports, and an address of one: scheme://host:port.
+_SCHEDULER = re.compile(r"(tcp|tls|ws|wss|ucx)://(?P<host>[\w.-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})")
+
+
+def scheduler_problem(address: str) -> str | None:
+    """What is wrong with a Dask scheduler's address, or None when it is one."""
+    match = _SCHEDULER.fullmatch(address)
+    if match and 0 < int(match["port"]) < 65536:
+        return None
+    return (f"{address!r} is not a Dask scheduler's address: it is tcp://HOST:PORT (or tls://, ws://, wss://, ucx://), "
+            "as `dask scheduler` prints it")
 
 
 def cores() -> int:
@@ -94,6 +108,8 @@ def executor(scheduler: str | None = None, *, max_workers: int | None = None, th
     ("spawn") with ``threads`` threads (default: its share of the cores). ``timeout``: seconds to
     wait for the scheduler."""
     scheduler = scheduler or os.environ.get(SCHEDULER_VARIABLE, "").strip() or None
+    if scheduler and scheduler_problem(scheduler):
+        raise ValueError(f"{scheduler_problem(scheduler)}; unset {SCHEDULER_VARIABLE} to run on this machine.")
     if scheduler:
         try:
             from distributed import Client

@@ -19,13 +19,18 @@ from filelock import FileLock, Timeout
 
 def run_locked(path: Path, command: list[str], *, log=lambda line: print(line, file=sys.stderr, flush=True)) -> int:
     """Run ``command`` holding the lock ``path``, waiting (with one line saying so) if it is held."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path)
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log(f"lock: another build of this checkout holds {path}; waiting for it to finish.")
-        lock.acquire()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log(f"lock: another build of this checkout holds {path}; waiting for it to finish.")
+            lock.acquire()
+    except OSError as error:
+        log(f"error: cannot take the build lock {path} ({error.strerror or error}): a build writes build/, "
+            "figures/, results/ and report/build/, so the checkout must be writable.")
+        return 1
     try:
         child = subprocess.Popen(command)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,55 @@ def test_make_help_lists_every_target():
                if not name.startswith("_") and name not in ("help", "FORCE")]
     missing = [target for target in targets if f"make {target}" not in listed and target not in listed]
     assert not missing, missing
+
+
+def test_a_checkout_whose_path_holds_a_space_is_refused_at_once(tmp_path):
+    folder = tmp_path / "sp ace"
+    folder.mkdir()
+    shutil.copy2(ROOT / "Makefile", folder)
+    done = subprocess.run(["make", "setup"], cwd=folder, capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"})
+    assert done.returncode != 0 and "holds a space, which make cannot handle" in done.stderr
+    assert not (folder / ".venv").exists()
+
+
+def test_a_data_folder_whose_name_holds_a_space_reaches_the_build_as_given(tmp_path):
+    folder = tmp_path / "my data"
+    shown = subprocess.run(["make", "--no-print-directory", "--eval", "show-data-dir: ; @echo \"$$MLCMS_DATA_DIR\"",
+                            "show-data-dir"], cwd=ROOT, capture_output=True, text=True, check=True,
+                           env={**os.environ, data.ENV_DATA_DIR: str(folder)}).stdout
+    assert shown.strip() == str(folder)
+
+
+def test_two_makes_at_once_in_a_new_checkout_set_up_once(tmp_path):
+    """The second waits for the first's set-up instead of failing in pip."""
+    folder = copy_checkout(tmp_path / "copy")
+    environment = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAKEFLAGS")}
+    first = subprocess.Popen(["make", "check-venv"], cwd=folder, env=environment, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    while not (folder / ".venv" / "bin" / "python").exists():
+        assert first.poll() is None
+        time.sleep(0.2)
+    second = subprocess.run(["make", "check-venv"], cwd=folder, env=environment, capture_output=True, text=True,
+                            timeout=900)
+    assert first.wait(timeout=900) == 0 and second.returncode == 0, second.stderr
+    assert "another make is setting up" in second.stderr and "installing Python requirements" not in second.stdout
+
+
+def test_the_system_packages_step_waits_for_apt_and_with_try_only_warns(tmp_path):
+    """Another apt (unattended upgrades) holds dpkg's lock: the step waits for it, and --try never fails."""
+    if os.getuid() != 0:
+        pytest.skip("the script installs only as root")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("bash", "env", "tr", "id", "grep", "cat"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    calls = tmp_path / "apt-calls"
+    (tools / "apt-get").write_text(f'#!/bin/sh\necho "$@" >> {calls}\necho "E: Could not get lock" >&2\nexit 100\n')
+    (tools / "apt-get").chmod(0o755)
+    script, environment = str(ROOT / "scripts" / "system-deps.sh"), {"PATH": str(tools)}
+    tried = subprocess.run([script, "--try"], env=environment, capture_output=True, text=True, timeout=60)
+    assert tried.returncode == 0 and "warning: the report's LaTeX toolchain is incomplete" in tried.stderr
+    assert "DPkg::Lock::Timeout=600" in calls.read_text()
+    strict = subprocess.run([script], env=environment, capture_output=True, text=True, timeout=60)
+    assert strict.returncode == 1 and "error: the report's LaTeX toolchain is incomplete" in strict.stderr

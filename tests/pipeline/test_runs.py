@@ -16,9 +16,9 @@ import yaml
 
 from helpers.core.files import ROOT
 from helpers.notebook import ParameterError
+from helpers.pipeline import lock, sweep
 from helpers.pipeline import pdf as report
 from helpers.pipeline import run_notebook as runner
-from helpers.pipeline import sweep
 
 PARAMETERS = '''# Parameters
 n: int = 1
@@ -208,3 +208,11 @@ def test_a_kernel_that_dies_is_a_failed_run_with_its_notebook_kept(tiny, tmp_pat
         runner.run(tiny, tmp_path / "build" / "notebooks" / "tiny.ipynb", {}, root=tmp_path, log_output=False)
     assert (tmp_path / "build" / "runs" / "failed" / "tiny.ipynb").is_file()
     assert not (tmp_path / "figures").exists()
+
+
+def test_a_build_lock_that_cannot_be_made_says_what_is_wrong(tmp_path):
+    """As in a read-only checkout (root writes anywhere, so the test puts a file where build/ goes)."""
+    (tmp_path / "build").write_text("not a folder")
+    said = []
+    assert lock.run_locked(tmp_path / "build" / ".build.lock", ["true"], log=said.append) == 1
+    assert said and "error: cannot take the build lock" in said[0] and "the checkout must be writable" in said[0]

@@ -82,3 +82,53 @@ def test_the_sweep_notebook_declares_the_metrics_it_records():
     declared = json.loads((ROOT / "notebooks/sweeps/task4_vae_config.ipynb").read_text())["metadata"]["mlcms_metrics"]
     returned = re.findall(r'"(\w+)":', inspect.getsource(position_vae.evaluate_vae).split("return {", 1)[1])
     assert sorted(declared) == sorted({*returned, "share_inside", "energy_distance_test", "energy_distance_train"})
+
+
+SLOW_POINT = '''
+import os, time
+from pathlib import Path
+from helpers.notebook import check_parameters, check_ranges, path, save_results, between
+params = check_parameters(globals())
+check_ranges(params, {"size": between(1, 9), "folder": path(), "output_dir": path()})
+(Path(folder) / f"kernel-{size}.pid").write_text(str(os.getpid()))
+time.sleep(60)
+save_results("point", {"loss": size}, parameters=params, output_dir=output_dir)
+'''
+
+
+def test_sigterm_to_a_sweep_stops_its_points_and_their_kernels_and_writes_nothing_after(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import nbformat
+
+    from helpers.core.files import ROOT
+
+    nb = nbformat.v4.new_notebook(metadata={"mlcms_metrics": ["loss"],
+                                            "kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell(f'size: int = 1\nfolder: str = "{tmp_path}"\noutput_dir: str = "."',
+                                          metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(SLOW_POINT)]
+    nbformat.write(nb, tmp_path / "slow.ipynb")
+    (tmp_path / "grid.yaml").write_text(json.dumps({"notebook": str(tmp_path / "slow.ipynb"), "base": {"size": 1},
+                                                    "vary": {"size": [2, 3]}, "choose": {"minimize": "loss"}}))
+    sweep_run = subprocess.Popen([sys.executable, "-m", "helpers.pipeline.sweep", str(tmp_path / "grid.yaml"),
+                                  str(tmp_path / "out")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True, env={**os.environ, "MLCMS_WORKERS": "2"})
+    deadline = time.monotonic() + 180
+    while len(list(tmp_path.glob("kernel-*.pid"))) < 2:
+        assert sweep_run.poll() is None and time.monotonic() < deadline, sweep_run.communicate()
+        time.sleep(0.3)
+    kernels = [int(path.read_text()) for path in tmp_path.glob("kernel-*.pid")]
+    sweep_run.send_signal(signal.SIGTERM)
+    _, err = sweep_run.communicate(timeout=60)
+    assert sweep_run.returncode == 130 and "the sweep" in err and "was stopped" in err
+    time.sleep(2)
+    for pid in kernels:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not list((tmp_path / "out").rglob("point.json")) and not (tmp_path / "out.json").exists()
