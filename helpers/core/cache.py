@@ -76,13 +76,16 @@ class FolderCache:
             return None
 
     def store(self, key: str, writer: Callable[[Path], None]) -> Path | None:
-        """Let ``writer(folder)`` fill a temporary folder, then move it into place as the entry."""
+        """Let ``writer(folder)`` fill a temporary folder, then move it into place as the entry. An entry
+        that cannot be written (a full disk, a read-only folder) is a warning, not a failure: the
+        result is used all the same, and computed again next time; None then."""
         folder = self.folder(key)
         if folder is None:
             return None
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
+        tmp = None
         try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
             writer(tmp)
             (tmp / COMPLETE).write_text("complete\n")
             _apply_umask(tmp)
@@ -92,8 +95,13 @@ class FolderCache:
             except OSError:
                 if not (folder / COMPLETE).is_file():  # another process wrote the entry meanwhile: keep it
                     raise
+        except OSError as error:
+            self.log(f"cache: could not keep {folder.name} in {folder.parent} ({error.strerror or error}); it is "
+                     "used now and computed again next time.")
+            return None
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
         return folder
 
 

@@ -80,12 +80,32 @@ def run_datafold(points, *, epsilon: float, cut_off: float, n_eigenpairs: int, n
                                                        "version")}
         except (OSError, KeyError, ValueError) as error:
             raise DatafoldError(f"datafold's answer is not the expected arrays: {error}") from error
-    if result["eigenvectors"].shape != (len(points), n_eigenpairs) or result["eigenvalues"].shape != (n_eigenpairs,):
-        raise DatafoldError(f"datafold answered {result['eigenvectors'].shape} eigenvectors and "
-                            f"{result['eigenvalues'].shape} eigenvalues for {len(points)} points and "
-                            f"{n_eigenpairs} eigenpairs.")
-    result["version"] = str(result["version"])
-    return result
+    return checked_answer(result, len(points), n_eigenpairs)
+
+
+def checked_answer(result: dict, n_points: int, n_eigenpairs: int) -> dict:
+    """datafold's answer, each field checked (shapes, finite numbers, the selection's indices), or a
+    DatafoldError that names the field: the worker runs in another environment and is trusted no more
+    than a file."""
+    problems = []
+    if result["eigenvectors"].shape != (n_points, n_eigenpairs) or result["eigenvalues"].shape != (n_eigenpairs,):
+        problems.append(f"{result['eigenvectors'].shape} eigenvectors and {result['eigenvalues'].shape} eigenvalues "
+                        f"for {n_points} points and {n_eigenpairs} eigenpairs")
+    elif not (np.isfinite(result["eigenvectors"]).all() and np.isfinite(result["eigenvalues"]).all()):
+        problems.append("eigenvalues or eigenvectors that are not finite numbers")
+    if result["residuals"].shape != (n_eigenpairs,) or not np.isfinite(result["residuals"][1:]).all():
+        problems.append(f"residuals of shape {result['residuals'].shape}, not {n_eigenpairs} finite numbers (the "
+                        "constant phi_0's aside)")
+    selected = result["selected"]
+    if not (np.issubdtype(selected.dtype, np.integer) and selected.shape == (2,)
+            and ((selected >= 1) & (selected < n_eigenpairs)).all()):
+        problems.append(f"the selection {selected.tolist()!r}, not two indices of eigenvectors from 1 to "
+                        f"{n_eigenpairs - 1}")
+    if result["version"].dtype.kind != "U" or result["version"].shape != ():
+        problems.append("a version that is not a text")
+    if problems:
+        raise DatafoldError(f"datafold answered {'; '.join(problems)}.")
+    return {**result, "version": str(result["version"])}
 
 
 def align(ours: np.ndarray, theirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

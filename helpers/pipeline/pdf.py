@@ -341,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as err:
         print(f"report: {err}\nThe previous report (if any) was kept.", file=sys.stderr)
         return 1
+    except OSError as err:  # a full disk, a folder that cannot be written
+        print(f"report: cannot write {err.filename or 'the report'}: {err.strerror or err}.\nThe previous report "
+              "(if any) was kept.", file=sys.stderr)
+        return 1
     print(f"report: wrote {path}")
     return 0
 

@@ -1,5 +1,6 @@
 """The one cache: keys over everything that defines an entry; whole entries or none."""
 
+import errno
 import json
 import os
 
@@ -21,14 +22,28 @@ def test_the_key_changes_with_every_part(tmp_path):
     assert base != cache.digest({"x": 1}, np.zeros(3), file)
 
 
-def test_a_failed_write_leaves_nothing(tmp_path):
+def test_a_write_that_fails_for_the_disk_is_a_warning_and_leaves_nothing(tmp_path):
+    said = []
+    store = cache.FolderCache(tmp_path, "thing", log=said.append)
+
+    def failing(folder):
+        (folder / "v").write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    assert store.store("k", failing) is None
+    assert said == [f"cache: could not keep thing-k in {tmp_path} (No space left on device); it is used now and "
+                    "computed again next time."]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_writer_that_fails_otherwise_raises_and_leaves_nothing(tmp_path):
     store = cache.FolderCache(tmp_path, "thing", log=lambda message: None)
 
     def failing(folder):
         (folder / "v").write_text("half")
-        raise OSError("disk full")
+        raise ValueError("a bug")
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ValueError, match="a bug"):
         store.store("k", failing)
     assert list(tmp_path.iterdir()) == []
 

@@ -116,3 +116,27 @@ def test_datafold_finds_our_eigenpairs_on_a_swiss_roll(n, storage):
     assert reference["datafold_selected"][0] == 1 and len(reference["datafold_selected"]) == 2
     assert reference["datafold_choice"] == reference["datafold_selected"][1]
     assert np.isnan(reference["datafold_residuals"][0]) and reference["datafold_residuals"][1] == 1.0
+
+
+def _answer(**changes) -> dict:
+    """A well-formed answer of datafold for 30 points and 4 eigenpairs, with ``changes``."""
+    answer = {"eigenvalues": np.array([1.0, 0.9, 0.8, 0.7]), "eigenvectors": np.ones((30, 4)),
+              "residuals": np.array([np.nan, 1.0, 0.2, 0.9]), "selected": np.array([1, 3]),
+              "version": np.array("2.0.2")}
+    return {**answer, **changes}
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"eigenvectors": np.full((30, 4), np.nan)}, "eigenvalues or eigenvectors that are not finite numbers"),
+    ({"selected": np.array([], dtype=int)}, "the selection \\[\\], not two indices of eigenvectors from 1 to 3"),
+    ({"selected": np.array([1.7, 2.0])}, "the selection \\[1.7, 2.0\\], not two indices"),
+    ({"selected": np.array([1, 4])}, "the selection \\[1, 4\\], not two indices"),
+    ({"residuals": np.array([0.5])}, "residuals of shape \\(1,\\), not 4 finite numbers"),
+])
+def test_an_answer_of_datafold_that_makes_no_sense_is_refused_naming_the_field(changes, problem):
+    with pytest.raises(DatafoldError, match=f"datafold answered {problem}"):
+        datafold_reference.checked_answer(_answer(**changes), 30, 4)
+
+
+def test_a_well_formed_answer_passes_with_its_version_as_text():
+    assert datafold_reference.checked_answer(_answer(), 30, 4)["version"] == "2.0.2"
