@@ -30,3 +30,15 @@ def test_metadata_that_would_print_nonsense_is_refused(tmp_path, change, message
 def test_the_metadata_in_the_repository_is_accepted():
     assert set(pdf.load_metadata()["tasks"]) == {"task1_pca", "task2_diffusion_maps", "task3_vae_mnist",
                                                  "task4_fire_evacuation"}
+
+
+def test_a_report_that_cannot_be_written_says_so_in_a_sentence(monkeypatch, capsys):
+    import errno
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "report/build/report.pdf")
+
+    monkeypatch.setattr(pdf, "build_report", full)
+    assert pdf.main([]) == 1
+    assert capsys.readouterr().err == ("report: cannot write report/build/report.pdf: No space left on device.\n"
+                                       "The previous report (if any) was kept.\n")
