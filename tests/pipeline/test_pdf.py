@@ -80,12 +80,18 @@ def _copy_notebooks(smoke_root, tmp_path):
     return folder
 
 
-def test_missing_glyph_fails_and_keeps_the_previous_pdf(smoke_root, tmp_path):
-    require_latex()
+def _with_markdown(smoke_root, tmp_path, markdown: str):
+    """The smoke run's executed notebooks, Task 1's with one more markdown cell."""
     folder = _copy_notebooks(smoke_root, tmp_path)
     nb = nbformat.read(folder / "task1_pca.ipynb", as_version=4)
-    nb.cells.append(nbformat.v4.new_markdown_cell("A glyph no report font has: \u4e2d\u6587"))
+    nb.cells.append(nbformat.v4.new_markdown_cell(markdown))
     nbformat.write(nb, folder / "task1_pca.ipynb")
+    return folder
+
+
+def test_missing_glyph_fails_and_keeps_the_previous_pdf(smoke_root, tmp_path):
+    require_latex()
+    folder = _with_markdown(smoke_root, tmp_path, "A glyph no report font has: \u4e2d\u6587")
     out = tmp_path / "report.pdf"
     out.write_bytes(b"%PDF previous good report")
     with pytest.raises(report.ReportError, match="fonts lack characters"):
@@ -136,10 +142,7 @@ def test_a_local_checkout_is_named_as_such(smoke_root, tmp_path, monkeypatch):
 
 def test_a_latex_error_keeps_its_log(smoke_root, tmp_path):
     require_latex()
-    folder = _copy_notebooks(smoke_root, tmp_path)
-    nb = nbformat.read(folder / "task1_pca.ipynb", as_version=4)
-    nb.cells.append(nbformat.v4.new_markdown_cell(r"A macro no one defined: \undefinedreportmacro{x}"))
-    nbformat.write(nb, folder / "task1_pca.ipynb")
+    folder = _with_markdown(smoke_root, tmp_path, r"A macro no one defined: \undefinedreportmacro{x}")
     out = tmp_path / "build" / "report.pdf"
     refused = r"(?s)xelatex failed.*Undefined control sequence.*full log: .*report.log"
     with pytest.raises(report.ReportError, match=refused):
@@ -176,10 +179,7 @@ def test_a_tex_command_in_computed_prose_is_printed_as_text(smoke_root, tmp_path
 
 def test_tex_reads_no_file_of_the_machine_even_from_math(smoke_root, tmp_path):
     require_latex()
-    folder = _copy_notebooks(smoke_root, tmp_path)
-    nb = nbformat.read(folder / "task1_pca.ipynb", as_version=4)
-    nb.cells.append(nbformat.v4.new_markdown_cell("The host: $\\input{/etc/hostname}$"))
-    nbformat.write(nb, folder / "task1_pca.ipynb")
+    folder = _with_markdown(smoke_root, tmp_path, "The host: $\\input{/etc/hostname}$")
     hostname = Path("/etc/hostname").read_text().strip()
     with pytest.raises(report.ReportError, match="xelatex failed") as refused:
         report.build_report(folder, tmp_path / "report.pdf", root=smoke_root, keep_tex=False)
