@@ -62,7 +62,8 @@ def generate(model: vae.VAE, n: int, *, seed: int = 0) -> np.ndarray:
 def sample(model: vae.VAE, n: int, *, seed: int = 0, batch_size: int = 100_000) -> np.ndarray:
     """``n`` draws from the model's p(x) = E_z p(x|z): z from the prior, then x from the likelihood.
 
-    Gaussian: x = mean(z) + sigma * noise; Bernoulli: x in {0, 1} with probability mean(z).
+    Gaussian: x = mean(z) + sigma * noise (sigma(z) for the heteroscedastic likelihood); Bernoulli:
+    x in {0, 1} with probability mean(z).
     Without the likelihood's noise, samples would lie on the decoder's image of the latent
     space (a curve for a 1-D latent space) instead of filling the data's support. With the
     same seed, the latent draws are those of :func:`generate`.
@@ -71,9 +72,13 @@ def sample(model: vae.VAE, n: int, *, seed: int = 0, batch_size: int = 100_000) 
     z = prior_draws(model, n, seed=rng)  # the codes generate() decodes; the noise follows from the same stream
     parts = []
     for start in range(0, len(z), batch_size):
-        mean = ops.convert_to_numpy(model.decode(ops.convert_to_tensor(z[start:start + batch_size])))
+        codes = ops.convert_to_tensor(z[start:start + batch_size])
+        mean = ops.convert_to_numpy(model.decode(codes))
         if model.likelihood == "gaussian":
             parts.append(mean + np.float32(model.sigma) * rng.standard_normal(mean.shape, dtype=np.float32))
+        elif model.likelihood == "heteroscedastic":
+            sigma = ops.convert_to_numpy(model.decode_sigma(codes))
+            parts.append(mean + sigma * rng.standard_normal(mean.shape, dtype=np.float32))
         else:
             parts.append((rng.random(mean.shape) < mean).astype(np.float32))
     return np.concatenate(parts) if parts else np.zeros((0, model.input_dim), np.float32)
@@ -84,3 +89,12 @@ def views(model: vae.VAE, x, *, n_shown: int, seed: int = 0) -> dict[str, np.nda
     first ``n_shown`` rows, and ``n_shown`` generated samples (likelihood means)."""
     return {"latent": encode_mean(model, x), "reconstructions": reconstruct(model, x[:n_shown]),
             "generated": generate(model, n_shown, seed=seed)}
+
+
+def likelihood_sigma(model: vae.VAE, *, n: int = 10_000, seed: int = 0) -> float:
+    """The likelihood's standard deviation (Gaussian likelihoods): the trainable global one, or for the
+    heteroscedastic likelihood the mean of sigma(z) over ``n`` codes from the prior and the features."""
+    if model.likelihood != "heteroscedastic":
+        return model.sigma
+    return float(np.mean(ops.convert_to_numpy(model.decode_sigma(ops.convert_to_tensor(prior_draws(model, n,
+                                                                                                    seed=seed))))))

@@ -4,7 +4,9 @@ TensorFlow (the default), JAX or PyTorch, chosen by KERAS_BACKEND.
 Model (as the sheet specifies): a diagonal Gaussian posterior q(z|x) whose mean and log
 variance come from an encoder of dense ReLU layers; a likelihood p(x|z) that is a diagonal
 Gaussian with a decoder mean and one trainable global standard deviation (or, to compare
-with published results, a Bernoulli); a standard normal prior. The loss is the negative
+with published results, a Bernoulli; or, where one sigma blurs dense places, a
+"heteroscedastic" Gaussian whose standard deviation per feature sigma(z) comes from a second
+decoder head); a standard normal prior. The loss is the negative
 ELBO per sample in nats, with the analytic KL divergence and the Gaussian log-likelihood
 including its normalising constant.
 
@@ -49,19 +51,24 @@ logging.getLogger("tensorflow").addFilter(lambda record: "triggered tf.function 
 from helpers.core.validation import check_int, check_real  # noqa: E402
 
 LOG_2PI = math.log(2.0 * math.pi)
-LIKELIHOODS = ("gaussian", "bernoulli")
+LIKELIHOODS = ("gaussian", "bernoulli", "heteroscedastic")
+#: The heteroscedastic head's log sigma is kept above this (softly): sigma >= about 1e-3 of the data's scale.
+LOG_SIGMA_FLOOR = -7.0
 
 
 # --------------------------------------------------------------------------- losses
 
 
 def gaussian_nll(x, mean, log_sigma):
-    """-log N(x; mean, sigma^2 I) per sample, summed over features (nats)."""
+    """-log N(x; mean, diag(sigma^2)) per sample, summed over features (nats); ``log_sigma`` is one
+    scalar (the sheet's likelihood) or one value per sample and feature (the heteroscedastic one)."""
     x = ops.convert_to_tensor(x)
     mean, log_sigma = ops.cast(mean, x.dtype), ops.cast(log_sigma, x.dtype)
     z = (x - mean) * ops.exp(-log_sigma)
     features = ops.cast(ops.shape(x)[-1], x.dtype)
-    return ops.sum(0.5 * z * z, axis=-1) + features * (0.5 * LOG_2PI + log_sigma)
+    if len(ops.shape(log_sigma)) == 0:
+        return ops.sum(0.5 * z * z, axis=-1) + features * (0.5 * LOG_2PI + log_sigma)
+    return ops.sum(0.5 * z * z + log_sigma, axis=-1) + features * 0.5 * LOG_2PI
 
 
 def bernoulli_nll(x, logits):
@@ -134,7 +141,9 @@ class VAE(keras.Model):
         self.z_log_var_layer = layers.Dense(self.latent_dim, name="z_log_var")
         self.decoder_layers = [layers.Dense(h, activation=activation, name=f"decoder_{i}")
                                for i, h in enumerate(self.hidden)]
-        self.output_layer = layers.Dense(self.input_dim, name="x_mean" if likelihood == "gaussian" else "x_logits")
+        self.output_layer = layers.Dense(self.input_dim, name="x_logits" if likelihood == "bernoulli" else "x_mean")
+        self.log_sigma_layer = (layers.Dense(self.input_dim, name="x_log_sigma") if likelihood == "heteroscedastic"
+                                else None)
         self.log_sigma = self.add_weight(shape=(), initializer="zeros", name="log_sigma",
                                          trainable=likelihood == "gaussian")
         self.noise = keras.random.SeedGenerator(self.seed)
@@ -154,6 +163,8 @@ class VAE(keras.Model):
             layer.build(shape)
             shape = (*shape[:-1], layer.units)
         self.output_layer.build(shape)
+        if self.log_sigma_layer is not None:
+            self.log_sigma_layer.build(shape)
         self.built = True
 
     # ---------------------------------------------------------------- parts
@@ -164,12 +175,27 @@ class VAE(keras.Model):
             h = layer(h)
         return self.z_mean_layer(h), self.z_log_var_layer(h)
 
-    def decoder_output(self, z):
-        """The decoder's raw output: the Gaussian mean, or the Bernoulli logits."""
+    def decoder_hidden(self, z):
+        """The decoder's last hidden layer, which its heads read."""
         h = z
         for layer in self.decoder_layers:
             h = layer(h)
-        return self.output_layer(h)
+        return h
+
+    def decoder_output(self, z):
+        """The decoder's raw output: the Gaussian mean, or the Bernoulli logits."""
+        return self.output_layer(self.decoder_hidden(z))
+
+    def log_sigma_of(self, h):
+        """The heteroscedastic head: log sigma per feature from the decoder's hidden layer ``h``, kept
+        above LOG_SIGMA_FLOOR by a softplus (smooth, so the gradient never vanishes)."""
+        return LOG_SIGMA_FLOOR + ops.softplus(self.log_sigma_layer(h) - LOG_SIGMA_FLOOR)
+
+    def decode_sigma(self, z):
+        """The likelihood's standard deviation at latent codes z, per feature (Gaussian likelihoods)."""
+        if self.likelihood == "heteroscedastic":
+            return ops.exp(self.log_sigma_of(self.decoder_hidden(z)))
+        return ops.exp(self.log_sigma) * ops.ones((ops.shape(z)[0], self.input_dim))
 
     def decode(self, z):
         """The likelihood's mean E[x | z] for latent codes z."""
@@ -183,7 +209,11 @@ class VAE(keras.Model):
         whose ``forward`` Keras calls with the arguments of ``call``.)"""
         mean, log_var = self.encode(x)
         z = reparameterize(mean, log_var, seed)
-        return {"z_mean": mean, "z_log_var": log_var, "decoded": self.decoder_output(z)}
+        if self.likelihood != "heteroscedastic":
+            return {"z_mean": mean, "z_log_var": log_var, "decoded": self.decoder_output(z)}
+        h = self.decoder_hidden(z)
+        return {"z_mean": mean, "z_log_var": log_var, "decoded": self.output_layer(h),
+                "x_log_sigma": self.log_sigma_of(h)}
 
     def call(self, x, training=False):
         return self.pass_through(x, self.noise)
@@ -193,6 +223,8 @@ class VAE(keras.Model):
         """Per-sample reconstruction term -E_q[log p(x|z)] (one sample) and KL(q || prior)."""
         if self.likelihood == "gaussian":
             reconstruction = gaussian_nll(x, outputs["decoded"], self.log_sigma)
+        elif self.likelihood == "heteroscedastic":
+            reconstruction = gaussian_nll(x, outputs["decoded"], outputs["x_log_sigma"])
         else:
             reconstruction = bernoulli_nll(x, outputs["decoded"])
         return reconstruction, gaussian_kl(outputs["z_mean"], outputs["z_log_var"])

@@ -20,6 +20,37 @@ def test_gaussian_log_likelihood_matches_scipy():
     np.testing.assert_allclose(ours, expected, rtol=1e-6)
 
 
+def test_the_heteroscedastic_log_likelihood_matches_scipy():
+    rng = np.random.default_rng(4)
+    x, mean, log_sigma = rng.normal(size=(5, 2)), rng.normal(size=(5, 2)), rng.normal(scale=0.8, size=(5, 2))
+    ours = keras.ops.convert_to_numpy(vae.gaussian_nll(x, mean, log_sigma))
+    expected = -stats.norm(mean, np.exp(log_sigma)).logpdf(x).sum(axis=1)
+    np.testing.assert_allclose(ours, expected, rtol=1e-6)
+
+
+def test_the_heteroscedastic_model_scores_each_sample_with_its_own_sigma():
+    model = vae.VAE(2, 1, (8,), likelihood="heteroscedastic", seed=0)
+    model.build((None, 2))
+    x = np.random.default_rng(5).normal(size=(6, 2)).astype(np.float32)
+    outputs = model.pass_through(x, keras.random.SeedGenerator(0))
+    reconstruction, _ = model.elbo_terms(x, outputs)
+    mean, sigma = (keras.ops.convert_to_numpy(outputs[key]) for key in ("decoded", "x_log_sigma"))
+    expected = -stats.norm(mean, np.exp(sigma)).logpdf(x).sum(axis=1)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(reconstruction), expected, rtol=1e-5)
+    assert (sigma > vae.LOG_SIGMA_FLOOR).all() and np.ptp(sigma) > 0  # one sigma per sample and feature
+
+
+def test_samples_of_the_heteroscedastic_model_take_their_sigma_from_the_second_head():
+    model = vae.VAE(2, 1, (8,), likelihood="heteroscedastic", seed=0)
+    model.build((None, 2))
+    samples = vae_inference.sample(model, 20_000, seed=1)
+    z = vae_inference.prior_draws(model, 20_000, seed=1)
+    spread = samples - keras.ops.convert_to_numpy(model.decode(z))
+    sigma = keras.ops.convert_to_numpy(model.decode_sigma(z))
+    assert np.mean(spread**2 / sigma**2) == pytest.approx(1.0, abs=0.05)  # standardised noise has variance 1
+    assert vae_inference.likelihood_sigma(model) == pytest.approx(float(sigma.mean()), rel=0.05)
+
+
 def test_bernoulli_log_likelihood_matches_scipy():
     rng = np.random.default_rng(2)
     x = (rng.uniform(size=(3, 8)) > 0.5).astype(np.float32)
