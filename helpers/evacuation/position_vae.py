@@ -9,7 +9,7 @@ from sklearn.preprocessing import MinMaxScaler
 from helpers.core.splits import holdout
 from helpers.core.validation import validate_data
 from helpers.vae import inference as vae_inference
-from helpers.vae.training import TrainedVAE, TrainingConfig, train_vae
+from helpers.vae.training import TrainedVAE, TrainingConfig, train_each
 
 from .critical_number import Sampler
 from .densities import sample_quality
@@ -18,19 +18,25 @@ from .densities import sample_quality
 #: configuration wins; the test set is distributed differently and only reports.
 VALIDATION_FRACTION = 0.2
 #: The configuration settings a sweep varies and a notebook may override.
-MODEL_SETTINGS = ("hidden", "latent_dim", "kl_weight", "learning_rate", "max_epochs", "batch_size", "seed")
+MODEL_SETTINGS = ("hidden", "latent_dim", "likelihood", "kl_weight", "learning_rate", "max_epochs", "batch_size",
+                  "seed")
 
 
-def vae_config(*, hidden=(128, 128), latent_dim: int = 2, kl_weight: float = 1.0, learning_rate: float = 1e-3,
-               max_epochs: int = 400, batch_size: int = 64, seed: int = 0,
+def vae_config(*, hidden=(128, 128), latent_dim: int = 2, likelihood: str = "gaussian", kl_weight: float = 1.0,
+               learning_rate: float = 1e-3, max_epochs: int = 400, batch_size: int = 64, seed: int = 0,
                snapshot_epochs=(1, 10, 50)) -> TrainingConfig:
-    """The training configuration of a VAE for positions: the swept settings plus fixed ones (stop
-    when the validation loss has not improved for 30 epochs, after at least 50, or ``max_epochs``
-    if fewer; keep the weights after the snapshot epochs reached; scaled data may leave [-1, 1])."""
-    return TrainingConfig(latent_dim=latent_dim, hidden=tuple(hidden), kl_weight=float(kl_weight),
-                          learning_rate=float(learning_rate), batch_size=batch_size, max_epochs=max_epochs,
-                          min_epochs=min(50, max_epochs), patience=30, seed=seed, value_range=None,
-                          snapshot_epochs=tuple(e for e in snapshot_epochs if e <= max_epochs))
+    """The training configuration of a VAE for positions: the swept settings (the likelihood: the
+    sheet's one global sigma, "gaussian", or sigma(z) per position, "heteroscedastic") plus fixed
+    ones (stop when the validation loss has not improved for 30 epochs, after at least 50, or
+    ``max_epochs`` if fewer; keep the weights after the snapshot epochs reached; scaled data may
+    leave [-1, 1])."""
+    if likelihood not in ("gaussian", "heteroscedastic"):
+        raise ValueError(f"a VAE of positions has a Gaussian likelihood, gaussian or heteroscedastic; got "
+                         f"{likelihood!r}.")
+    return TrainingConfig(latent_dim=latent_dim, hidden=tuple(hidden), likelihood=likelihood,
+                          kl_weight=float(kl_weight), learning_rate=float(learning_rate), batch_size=batch_size,
+                          max_epochs=max_epochs, min_epochs=min(50, max_epochs), patience=30, seed=seed,
+                          value_range=None, snapshot_epochs=tuple(e for e in snapshot_epochs if e <= max_epochs))
 
 
 def fit_scaler(train) -> MinMaxScaler:
@@ -57,17 +63,28 @@ def fit_vae(train, test, config: TrainingConfig, *, cache_dir=None,
     ("test_loss") and decides nothing. Returns the trained VAE and the scaler (fitted on all
     training positions).
     """
+    models, scaler = fit_ensemble(train, test, config, [config.seed], cache_dir=cache_dir, verbose=verbose)
+    return models[0], scaler
+
+
+def fit_ensemble(train, test, config: TrainingConfig, seeds, *, cache_dir=None,
+                 verbose: bool = True) -> tuple[list[TrainedVAE], MinMaxScaler]:
+    """One VAE of ``config`` per seed of ``seeds`` (fit_vae): each holds out its own seeded validation
+    split and starts from its own seeded weights, so that their spread is what training moves. The
+    missing ones train at the same time (``helpers.vae.training.train_each``); each is cached, so a
+    sweep's run of the same configuration and seed is the same model. Returns the models, in the
+    order of ``seeds``, and the scaler."""
     train = validate_data(train, name="train", n_features=2)
     test = validate_data(test, name="test", min_samples=1, n_features=2)
     scaler = fit_scaler(train)
-    fit_part, validation = validation_split(train, config.seed)
 
     def scaled(points):
         return scaler.transform(points).astype(np.float32)
 
-    trained = train_vae(scaled(fit_part), scaled(validation), config, x_test=scaled(test), cache_dir=cache_dir,
-                        verbose=verbose)
-    return trained, scaler
+    jobs = {f"seed {seed}": tuple(map(scaled, validation_split(train, seed))) + (config.replace(seed=seed),)
+            for seed in seeds}
+    trained = train_each(jobs, x_test=scaled(test), cache_dir=cache_dir, verbose=verbose)
+    return list(trained.values()), scaler
 
 
 def sampler(model, scaler: MinMaxScaler) -> Sampler:
@@ -80,9 +97,27 @@ def sampler(model, scaler: MinMaxScaler) -> Sampler:
     return draw
 
 
+def ensemble_sampler(models, scaler: MinMaxScaler) -> Sampler:
+    """A sampler of positions from an ensemble's mixture p(x) = mean of the models' p(x): each position
+    comes from a model picked uniformly at random."""
+    samplers = [sampler(model, scaler) for model in models]
+
+    def draw(n, rng):
+        which = rng.integers(len(samplers), size=n)
+        points = np.empty((n, 2))
+        for index, draw_one in enumerate(samplers):
+            chosen = np.flatnonzero(which == index)
+            if len(chosen):
+                points[chosen] = draw_one(len(chosen), rng)
+        return points
+
+    return draw
+
+
 def sigma_in_metres(trained: TrainedVAE, scaler: MinMaxScaler) -> float:
-    """The likelihood's standard deviation in metres (its scaled value times half the mean range)."""
-    return float(trained.model.sigma * np.mean(scaler.data_range_) / 2.0)
+    """The likelihood's standard deviation in metres (its scaled value, the mean of sigma(z) for the
+    heteroscedastic likelihood, times half the mean range)."""
+    return float(vae_inference.likelihood_sigma(trained.model) * np.mean(scaler.data_range_) / 2.0)
 
 
 def evaluate_vae(trained: TrainedVAE, scaler: MinMaxScaler, train, test, *, n_samples: int = 100_000, seed: int = 0,
@@ -98,7 +133,7 @@ def evaluate_vae(trained: TrainedVAE, scaler: MinMaxScaler, train, test, *, n_sa
 
     samples = scaler.inverse_transform(vae_inference.sample(trained.model, n_samples, seed=seed))
     return {"validation_negative_elbo": elbo(validation), "test_negative_elbo": elbo(test),
-            "sigma": trained.model.sigma, "sigma_metres": sigma_in_metres(trained, scaler),
+            "sigma": vae_inference.likelihood_sigma(trained.model), "sigma_metres": sigma_in_metres(trained, scaler),
             "epochs_trained": trained.epochs_trained, "best_epoch": trained.best_epoch,
             "best_validation_loss": min(trained.history["validation_loss"]),
             **sample_quality(samples, train, test)}

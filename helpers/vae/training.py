@@ -322,7 +322,14 @@ def _train_into_cache(x_train, x_validation, x_test, config: TrainingConfig, cac
 
 def train_many(x_train, x_validation, configs: Mapping[object, TrainingConfig], *, x_test=None,
                cache_dir: str | os.PathLike | None = None, verbose: bool = True) -> dict[object, TrainedVAE]:
-    """``train_vae`` for each of ``configs`` on the same data: ``{name: trained}``.
+    """``train_vae`` for each of ``configs`` on the same data: ``{name: trained}`` (see train_each)."""
+    return train_each({name: (x_train, x_validation, config) for name, config in configs.items()}, x_test=x_test,
+                      cache_dir=cache_dir, verbose=verbose)
+
+
+def train_each(jobs: Mapping[object, tuple], *, x_test=None, cache_dir: str | os.PathLike | None = None,
+               verbose: bool = True) -> dict[object, TrainedVAE]:
+    """``train_vae`` for each ``name: (x_train, x_validation, config)`` of ``jobs``: ``{name: trained}``.
 
     The models that are not in the cache train at the same time, one per worker of
     ``helpers.core.executor`` (a local process pool, or a Dask cluster), the longest first; then they
@@ -331,13 +338,14 @@ def train_many(x_train, x_validation, configs: Mapping[object, TrainingConfig], 
     train here, one after another. Each worker may use every core. While they train, one board
     says how far each is (``verbose``).
     """
-    x_train, x_validation, x_test = _checked(x_train, x_validation, x_test, next(iter(configs.values())))
+    jobs = {name: _checked(x_train, x_validation, x_test, config) + (config,)
+            for name, (x_train, x_validation, config) in jobs.items()}
     cache = FolderCache(cache_dir, "vae")
-    loaded = {name: _from_cache(cache, x_train, x_validation, x_test, config) for name, config in configs.items()}
-    missing = {name: config for name, config in configs.items() if not _covers(loaded[name], config)}
+    loaded = {name: _from_cache(cache, *job) for name, job in jobs.items()}
+    missing = {name: job for name, job in jobs.items() if not _covers(loaded[name], job[3])}
     if cache_dir is not None and len(missing) > 1:
-        order = sorted(missing, key=lambda name: -missing[name].max_epochs * (sum(missing[name].hidden)
-                                                                           + missing[name].latent_dim))
+        order = sorted(missing, key=lambda name: -missing[name][3].max_epochs * (sum(missing[name][3].hidden)
+                                                                              + missing[name][3].latent_dim))
         Path(cache_dir).mkdir(parents=True, exist_ok=True)  # the progress files live beside the models
         with tempfile.TemporaryDirectory(prefix=".progress-", dir=cache_dir) as folder:
             files = {_label(name): str(Path(folder) / f"{index}.txt") for index, name in enumerate(order)}
@@ -356,8 +364,8 @@ def train_many(x_train, x_validation, configs: Mapping[object, TrainingConfig], 
                 board.update(label, line.removeprefix(label + " ") + (f" ({last})" if last else ""))
 
             # Every worker may use every core, so that the model left training alone at the end uses them all.
-            outcomes = run_all(_train_into_cache, {_label(name): (x_train, x_validation, x_test, missing[name],
-                                                                  cache_dir, files[_label(name)]) for name in order},
+            outcomes = run_all(_train_into_cache, {_label(name): (*missing[name], cache_dir, files[_label(name)])
+                                                   for name in order},
                                threads=cores(), watch=watch if board else None, log=log if board else None)
             if board:
                 board.close()
@@ -366,7 +374,7 @@ def train_many(x_train, x_validation, configs: Mapping[object, TrainingConfig], 
             raise RuntimeError(f"{len(failed)} of {len(missing)} trainings failed:\n"
                                + "\n".join(f"--- {failure.label}\n{failure.traceback}" for failure in failed))
     return {name: train_vae(x_train, x_validation, config, x_test=x_test, cache_dir=cache_dir, verbose=verbose)
-            if name in missing else loaded[name] for name, config in configs.items()}
+            if name in missing else loaded[name] for name, (x_train, x_validation, x_test, config) in jobs.items()}
 
 
 def _label(name) -> str:

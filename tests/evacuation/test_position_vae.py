@@ -73,3 +73,31 @@ def test_initial_positions_csv_round_trip_and_bad_input(tmp_path):
     with pytest.raises(ValueError, match="must have 2 columns"):
         write_positions_csv(tmp_path / "bad.csv", [[1.0, 2.0, 3.0]])
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_an_ensembles_sampler_draws_each_position_from_one_of_its_models(monkeypatch):
+    """Two 'models' that put everyone at one of two places: the mixture puts about half at each."""
+    monkeypatch.setattr(position_vae, "sampler", lambda place, _: (lambda n, rng: np.tile(place, (n, 1))))
+    scaler = position_vae.fit_scaler(np.array([[0.0, 0.0], [10.0, 10.0], [5.0, 5.0]]))
+    draw = position_vae.ensemble_sampler([[1.0, 1.0], [9.0, 9.0]], scaler)
+    points = draw(10_000, np.random.default_rng(0))
+    assert points.shape == (10_000, 2) and set(np.unique(points[:, 0])) == {1.0, 9.0}
+    assert np.mean(points[:, 0] == 1.0) == pytest.approx(0.5, abs=0.02)
+    np.testing.assert_array_equal(draw(500, np.random.default_rng(1)), draw(500, np.random.default_rng(1)))
+
+
+def test_an_ensemble_member_is_the_model_of_its_seed_wherever_it_trains(tmp_path):
+    """The ensemble trains its missing models side by side in worker processes; each is the model its seed
+    gives when trained alone here: the same seed, the same weights; another seed, other weights."""
+    pytest.importorskip("keras")
+    rng = np.random.default_rng(7)
+    train, test = rng.uniform([0, 0], [200, 100], size=(500, 2)), rng.uniform([0, 0], [200, 100], size=(50, 2))
+    config = position_vae.vae_config(hidden=(8,), max_epochs=2)
+    models, _ = position_vae.fit_ensemble(train, test, config, [3, 4], cache_dir=tmp_path, verbose=False)
+    alone, _ = position_vae.fit_vae(train, test, config.replace(seed=3), verbose=False)  # no cache: trained here
+    assert [model.model.seed for model in models] == [3, 4]
+    for mine, its in zip(models[0].model.get_weights(), alone.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, its)
+    assert not all(np.array_equal(a, b) for a, b in zip(models[0].model.get_weights(), models[1].model.get_weights(),
+                                                        strict=True))
+    assert models[0].history == alone.history and models[0].history != models[1].history
