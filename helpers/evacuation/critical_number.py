@@ -11,7 +11,7 @@ answer for the data's own share.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,6 +102,44 @@ def relative_error(estimate: CriticalNumber, exact: CriticalNumber) -> dict:
     return {"relative_error": float(error), "above": bool(error > 0),
             "acceptable": bool(abs(error) <= ACCEPTABLE_RELATIVE_ERROR),
             "acceptable_relative_error": ACCEPTABLE_RELATIVE_ERROR}
+
+
+def pool(counts: Sequence[np.ndarray], *, level: float = 0.9) -> dict:
+    """The critical number of an ensemble of trained models, from each model's Monte-Carlo counts.
+
+    ``model_means``: each model's mean; ``mean``: their mean, the ensemble's answer; ``between_models``:
+    the sample standard deviation of the models' means, what training (seed, machine) moves;
+    ``monte_carlo``: the standard error of one model's mean from its repeats, averaged over the
+    models, what more repeats shrink; ``low``, ``high``: a ``level`` interval for the ensemble's mean,
+    mean +- t * between_models / sqrt(K) with Student's t of K - 1 degrees of freedom (None for one model).
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}.")
+    counts = [np.asarray(c, dtype=float) for c in counts]
+    if not counts or min(len(c) for c in counts) < 2:
+        raise ValueError("pooling needs at least one model with at least two repeats.")
+    means = np.array([c.mean() for c in counts])
+    k, mean = len(means), float(means.mean())
+    between = float(means.std(ddof=1)) if k > 1 else None
+    half = float(stats.t.ppf(0.5 + level / 2, k - 1) * between / math.sqrt(k)) if k > 1 else None
+    return {"models": k, "model_means": means.tolist(), "mean": mean, "between_models": between,
+            "monte_carlo": float(np.mean([c.std(ddof=1) / math.sqrt(len(c)) for c in counts])),
+            "low": mean - half if half is not None else None, "high": mean + half if half is not None else None,
+            "level": level}
+
+
+def against_aim(pooled: dict, exact: CriticalNumber, aim: float = ACCEPTABLE_RELATIVE_ERROR) -> dict:
+    """The ensemble's answer against the data's exact one: its relative error and that of its interval's
+    ends, and the verdict the interval allows: "within" ``aim`` when all of it is, "outside" when none
+    of it is, "undecided" when it crosses the aim (or there is one model, and no interval)."""
+    relative = pooled["mean"] / exact.mean - 1.0
+    if pooled["low"] is None:
+        ends, verdict = None, "undecided"
+    else:
+        ends = (pooled["low"] / exact.mean - 1.0, pooled["high"] / exact.mean - 1.0)
+        verdict = ("within" if -aim <= ends[0] and ends[1] <= aim else
+                   "outside" if ends[1] < -aim or ends[0] > aim else "undecided")
+    return {"relative_error": float(relative), "interval": ends, "verdict": verdict, "aim": aim}
 
 
 def simulate_critical_numbers(sampler: Sampler, *, capacity: int = CAPACITY, repeats: int = 1000,

@@ -5,6 +5,7 @@ import pytest
 from scipy import stats
 
 from helpers.core import data
+from helpers.evacuation import critical_number
 from helpers.evacuation.critical_number import (
     CAPACITY,
     exact_critical_number,
@@ -127,3 +128,37 @@ def test_summaries_of_several_samplers_take_their_own_shares():
     counts = {"a": np.array([110, 120, 130]), "b": np.array([200, 210, 220])}
     result = summarize_all(counts, {"a": 0.9, "b": 0.5, "unused": 0.1})
     assert result["a"].mean == 120 and result["a"].share == 0.9 and result["b"].median == 210
+
+
+def test_an_ensembles_critical_number_pools_the_models_as_by_hand():
+    counts = [np.array([1000.0, 1100.0, 1200.0]), np.array([1300.0, 1400.0]), np.array([900.0, 1000.0, 1100.0])]
+    pooled = critical_number.pool(counts, level=0.9)
+    means = np.array([1100.0, 1350.0, 1000.0])
+    assert pooled["model_means"] == pytest.approx(means.tolist()) and pooled["mean"] == pytest.approx(1150.0)
+    assert pooled["between_models"] == pytest.approx(np.sqrt(((means - 1150.0) ** 2).sum() / 2))
+    assert pooled["monte_carlo"] == pytest.approx(np.mean([100 / np.sqrt(3), np.sqrt(5000) / np.sqrt(2),
+                                                           100 / np.sqrt(3)]))
+    half = 2.919986 * pooled["between_models"] / np.sqrt(3)  # Student's t, 2 degrees of freedom, 95th percentile
+    assert (pooled["low"], pooled["high"]) == pytest.approx((1150.0 - half, 1150.0 + half), rel=1e-6)
+
+
+def test_one_model_has_no_interval_and_decides_nothing():
+    pooled = critical_number.pool([np.array([1000.0, 1010.0])])
+    assert pooled["between_models"] is None and pooled["low"] is None
+    exact = critical_number.exact_critical_number(0.09)
+    assert critical_number.against_aim(pooled, exact)["verdict"] == "undecided"
+
+
+@pytest.mark.parametrize(("spread", "verdict"), [(5.0, "within"), (400.0, "undecided")])
+def test_the_verdict_follows_the_interval_and_flips_when_it_crosses_the_aim(spread, verdict):
+    exact = critical_number.exact_critical_number(0.09)  # about 1122 people
+    centre = exact.mean * 1.10  # 10 % above: within the 15 % aim, unless the models scatter
+    counts = [np.full(10, centre + spread * offset) + np.arange(10) for offset in (-1.0, 0.0, 1.0)]
+    assert critical_number.against_aim(critical_number.pool(counts), exact)["verdict"] == verdict
+
+
+def test_an_interval_wholly_beyond_the_aim_is_outside():
+    exact = critical_number.exact_critical_number(0.09)
+    counts = [np.full(5, exact.mean * factor) + np.arange(5) for factor in (1.30, 1.31, 1.32)]
+    judged = critical_number.against_aim(critical_number.pool(counts), exact)
+    assert judged["verdict"] == "outside" and judged["interval"][0] > 0.15
