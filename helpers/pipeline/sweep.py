@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from helpers.core import timings
 from helpers.core.executor import Failure, run_all
 from helpers.core.files import ROOT, SettingsError, read_yaml_file, terminate_as_interrupt, write_atomic
@@ -86,14 +88,49 @@ def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None
 
     A point that fails is reported with its label and traceback while the others finish; the
     summary is written all the same, with the failure in its row, and ``failed`` names such points.
+    With ``confirm: {best: N, seeds: [...]}`` in the grid, the N best points run again with those
+    seeds and the choice is made on each point's mean (``confirmed_choice``, which also says whether
+    the best two are a tie).
     """
     log = log or functools.partial(print, flush=True)  # flushed: make's output may be a pipe
     grid_file, out = Path(grid_file), Path(out)
     grid, notebook, (direction, metric) = checked_grid(grid_file)
     check_names(notebook, overrides or {}, " in --set")
     started = time.perf_counter()
+    rows = _run_points(notebook, points(grid), out, overrides, scheduler, log)
+    done = [row for row in rows if "failed" not in row]
+    best_first = sorted(done, key=lambda row: row["metrics"][metric], reverse=direction == "maximize")
+    confirmation = None
+    if grid.get("confirm") and done:  # the best few again, with other seeds: the choice is made on their mean
+        confirm = grid["confirm"]
+        confirmed = best_first[:confirm["best"]]
+        extra = [(f"{row['label']}_seed={seed}", {**row["parameters"], "seed": seed})
+                 for row in confirmed for seed in confirm["seeds"]]
+        again = {row["label"]: row for row in _run_points(notebook, extra, out, overrides, scheduler, log)}
+        confirmation = confirmed_choice(confirmed, again, confirm["seeds"], metric, direction)
+        rows += list(again.values())
+        pick = next(row for row in rows if row["label"] == confirmation["chosen"])
+    else:
+        pick = best_first[0] if best_first else None
+    for row in rows:
+        row["chosen"] = row is pick
+    summary = {"grid": grid, "rule": f"{direction} {metric}", "chosen": pick["label"] if pick else None,
+               "failed": [row["label"] for row in rows if "failed" in row], "points": rows,
+               "confirmation": confirmation}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = write_atomic(out.with_suffix(".json"), json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    if summary["failed"]:  # kept to be read, but older than anything, so that make runs the sweep again
+        os.utime(written, (0, 0))
+    timings.record("sweep", grid_file.stem, time.perf_counter() - started)
+    return summary
+
+
+def _run_points(notebook: Path, labelled: list[tuple[str, dict]], out: Path, overrides: dict | None, scheduler,
+                log) -> list[dict]:
+    """Run the notebook once per ``(label, parameters)`` on the executor: a row per point, its parameters
+    and metrics, or its failure with the traceback."""
     jobs, requested = {}, {}
-    for label, parameters in points(grid):
+    for label, parameters in labelled:
         folder = (out / _folder_name(label)).resolve()
         requested[label] = {**parameters, **(overrides or {}), "output_dir": str(folder)}
         jobs[label] = (str(notebook), str(folder), requested[label])
@@ -107,18 +144,30 @@ def run(grid_file: str | Path, out: str | Path, *, overrides: dict | None = None
                          "traceback": outcome.traceback})
         else:
             rows.append({"label": label, **outcome})
-    done = [row for row in rows if "failed" not in row]
-    pick = (min if direction == "minimize" else max)(done, key=lambda row: row["metrics"][metric]) if done else None
-    for row in rows:
-        row["chosen"] = row is pick
-    summary = {"grid": grid, "rule": f"{direction} {metric}", "chosen": pick["label"] if pick else None,
-               "failed": [row["label"] for row in rows if "failed" in row], "points": rows}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    written = write_atomic(out.with_suffix(".json"), json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    if summary["failed"]:  # kept to be read, but older than anything, so that make runs the sweep again
-        os.utime(written, (0, 0))
-    timings.record("sweep", grid_file.stem, time.perf_counter() - started)
-    return summary
+    return rows
+
+
+def confirmed_choice(confirmed: list[dict], again: dict[str, dict], seeds: list[int], metric: str,
+                     direction: str) -> dict:
+    """The choice among the ``confirmed`` points (rows of the scan) on the mean of ``metric`` over their
+    seeds (the scan's and ``seeds``, whose rows are ``again[f"{label}_seed={seed}"]``); a seed that failed
+    is left out. The best two are a tie when the first's lead is within twice the standard error of the
+    difference of their means (from the spread over seeds)."""
+    per_point = {}
+    for row in confirmed:
+        runs = [row] + [again[f"{row['label']}_seed={seed}"] for seed in seeds]
+        values = [run["metrics"][metric] for run in runs if "failed" not in run]
+        per_point[row["label"]] = {"values": values, "mean": float(np.mean(values)),
+                                   "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None}
+    order = sorted(per_point, key=lambda label: per_point[label]["mean"], reverse=direction == "maximize")
+    tie, standard_error = False, None
+    if len(order) > 1 and all(per_point[label]["sd"] is not None for label in order[:2]):
+        first, second = per_point[order[0]], per_point[order[1]]
+        standard_error = float(np.sqrt(first["sd"] ** 2 / len(first["values"])
+                                       + second["sd"] ** 2 / len(second["values"])))
+        tie = abs(first["mean"] - second["mean"]) <= 2 * standard_error
+    return {"points": per_point, "chosen": order[0], "runner_up": order[1] if len(order) > 1 else None,
+            "tie": bool(tie), "standard_error": standard_error, "seeds": [None, *seeds]}
 
 
 def checked_grid(grid_file: Path) -> tuple[dict, Path, tuple[str, str]]:
@@ -131,7 +180,7 @@ def checked_grid(grid_file: Path) -> tuple[dict, Path, tuple[str, str]]:
     where = f"the sweep grid {grid_file}"
     if not isinstance(grid, dict):
         raise ParameterError(f"{where} must map notebook, base, vary and choose to values.")
-    unknown = sorted(set(grid) - {"notebook", "base", "vary", "choose"})
+    unknown = sorted(set(grid) - {"notebook", "base", "vary", "choose", "confirm"})
     if unknown or not isinstance(grid.get("notebook"), str) or not (ROOT / grid["notebook"]).is_file():
         raise ParameterError(f"{where} must name an existing notebook (notebook: notebooks/sweeps/NAME.ipynb) and "
                              "hold nothing but notebook, base, vary and choose"
@@ -146,6 +195,13 @@ def checked_grid(grid_file: Path) -> tuple[dict, Path, tuple[str, str]]:
     if not (isinstance(choose, dict) and len(choose) == 1 and next(iter(choose)) in ("minimize", "maximize")
             and isinstance(next(iter(choose.values())), str)):
         raise ParameterError(f"{where}: choose must be one rule, minimize: METRIC or maximize: METRIC, got {choose!r}.")
+    confirm = grid.get("confirm")
+    if confirm is not None and not (isinstance(confirm, dict) and set(confirm) == {"best", "seeds"}
+                                    and isinstance(confirm["best"], int) and confirm["best"] >= 2
+                                    and isinstance(confirm["seeds"], list) and confirm["seeds"]
+                                    and all(isinstance(seed, int) and seed >= 0 for seed in confirm["seeds"])):
+        raise ParameterError(f"{where}: confirm must be {{best: N (at least 2), seeds: [other seeds]}}, got "
+                             f"{confirm!r}.")
     notebook = ROOT / grid["notebook"]
     (direction, metric), = choose.items()
     metrics = json.loads(notebook.read_text()).get("metadata", {}).get("mlcms_metrics", [])
@@ -168,6 +224,17 @@ def load(summary_file: str | Path) -> dict:
         raise ValueError(f"the sweep in {path} is incomplete: the points {summary['failed']} failed (their "
                          "tracebacks are in the file); fix the cause and run `make sweep` again.")
     return summary
+
+
+def best_point(summary: dict, **equal) -> dict | None:
+    """The scan's best point (seed runs of the confirmation aside) among those whose parameters have
+    the values ``equal``, by the sweep's rule; None when there is none."""
+    direction, metric = summary["rule"].split(" ", 1)
+    rows = [row for row in summary["points"] if "failed" not in row and "_seed=" not in row["label"]
+            and all(row["parameters"].get(name) == value for name, value in equal.items())]
+    if not rows:
+        return None
+    return (min if direction == "minimize" else max)(rows, key=lambda row: row["metrics"][metric])
 
 
 def chosen_configuration(summary: dict, names, overrides: dict | None = None) -> dict:

@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pytest
 
 from helpers.pipeline import sweep
@@ -132,3 +133,54 @@ def test_sigterm_to_a_sweep_stops_its_points_and_their_kernels_and_writes_nothin
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert not list((tmp_path / "out").rglob("point.json")) and not (tmp_path / "out.json").exists()
+
+
+def _row(label, value, failed=False):
+    return {"label": label, **({"failed": "boom"} if failed else {"metrics": {"loss": value}})}
+
+
+def test_the_confirmed_choice_is_made_on_the_mean_over_seeds():
+    confirmed = [_row("a", 1.0), _row("b", 1.2)]
+    again = {"a_seed=1": _row("a_seed=1", 1.6), "a_seed=2": _row("a_seed=2", 1.5),
+             "b_seed=1": _row("b_seed=1", 1.1), "b_seed=2": _row("b_seed=2", 1.0)}
+    choice = sweep.confirmed_choice(confirmed, again, [1, 2], "loss", "minimize")
+    assert choice["chosen"] == "b" and choice["runner_up"] == "a"  # a was best on one seed, b on the mean
+    assert choice["points"]["b"]["mean"] == pytest.approx(1.1) and choice["points"]["a"]["values"] == [1.0, 1.6, 1.5]
+    assert choice["tie"]  # b's lead, 0.27, is within twice the standard error of the difference, 0.39
+
+
+def test_a_lead_beyond_the_spread_over_seeds_is_a_choice():
+    confirmed = [_row("a", 1.0), _row("b", 2.0)]
+    again = {"a_seed=1": _row("a_seed=1", 1.01), "a_seed=2": _row("a_seed=2", 0.99),
+             "b_seed=1": _row("b_seed=1", 2.01), "b_seed=2": _row("b_seed=2", 1.99)}
+    choice = sweep.confirmed_choice(confirmed, again, [1, 2], "loss", "minimize")
+    assert choice["chosen"] == "a" and not choice["tie"]
+
+
+def test_a_lead_within_the_spread_over_seeds_is_reported_as_a_tie():
+    confirmed = [_row("a", 1.0), _row("b", 1.05)]
+    again = {"a_seed=1": _row("a_seed=1", 1.3), "b_seed=1": _row("b_seed=1", 1.2)}
+    choice = sweep.confirmed_choice(confirmed, again, [1], "loss", "minimize")
+    assert choice["chosen"] == "b" and choice["tie"]
+    expected = np.sqrt(np.var([1.0, 1.3], ddof=1) / 2 + np.var([1.05, 1.2], ddof=1) / 2)
+    assert choice["standard_error"] == pytest.approx(expected)
+
+
+def test_a_failed_seed_is_left_out_of_its_points_mean():
+    confirmed = [_row("a", 1.0), _row("b", 2.0)]
+    again = {"a_seed=1": _row("a_seed=1", 0, failed=True), "b_seed=1": _row("b_seed=1", 2.2)}
+    choice = sweep.confirmed_choice(confirmed, again, [1], "loss", "minimize")
+    assert choice["points"]["a"]["values"] == [1.0] and choice["points"]["a"]["sd"] is None and not choice["tie"]
+
+
+def test_the_best_point_of_a_kind_leaves_out_the_seed_runs():
+    summary = {"rule": "minimize loss", "points": [
+        {"label": "base", "parameters": {"likelihood": "gaussian"}, "metrics": {"loss": 2.0}},
+        {"label": "likelihood=heteroscedastic", "parameters": {"likelihood": "heteroscedastic"},
+         "metrics": {"loss": 1.0}},
+        {"label": "hidden=8", "parameters": {"likelihood": "gaussian"}, "metrics": {"loss": 1.5}},
+        {"label": "hidden=8_seed=1", "parameters": {"likelihood": "gaussian"}, "metrics": {"loss": 0.5}},
+        {"label": "broken", "parameters": {"likelihood": "gaussian"}, "failed": "boom"}]}
+    assert sweep.best_point(summary, likelihood="gaussian")["label"] == "hidden=8"
+    assert sweep.best_point(summary)["label"] == "likelihood=heteroscedastic"
+    assert sweep.best_point(summary, likelihood="bernoulli") is None
