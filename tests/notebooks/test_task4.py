@@ -37,7 +37,7 @@ def test_the_initial_positions_and_the_scenario_are_written(smoke_root, values):
 
 def test_the_evacuations_are_summarised_and_compared(values):
     evacuation = values["evacuation"]
-    vae, reference = evacuation["VAE"], evacuation["resampled training data"]
+    vae, reference = evacuation["VAE ensemble (2 models)"], evacuation["resampled training data"]
     for source in (vae, reference):
         assert len(source["evacuation_times"]) == 2 and source["all_out"] and source["not_out"] == 0
         assert source["mean"] == pytest.approx(np.mean(source["evacuation_times"]))
@@ -51,17 +51,49 @@ def test_the_evacuations_are_summarised_and_compared(values):
     assert reference["redrawn_outside"] <= vae["redrawn_outside"]  # the data's own positions lie in the area
 
 
-def test_the_sweep_table_and_choice_are_recorded(smoke_root, values):
+def test_the_sweep_confirms_its_best_points_with_another_seed_and_chooses_on_the_mean(smoke_root, values):
     sweep = json.loads((smoke_root / "sweeps" / "task4_fire_evacuation.json").read_text())
-    assert [p["label"] for p in sweep["points"]] == ["base", "latent_dim=1"]
+    labels = [p["label"] for p in sweep["points"]]
+    assert labels[:3] == ["base", "latent_dim=1", "likelihood=heteroscedastic"]
     losses = {p["label"]: p["metrics"]["validation_negative_elbo"] for p in sweep["points"]}
-    assert sweep["chosen"] == min(losses, key=losses.get) == values["sweep"]["chosen"]
+    best_two = sorted(labels[:3], key=losses.get)[:2]
+    assert sorted(labels[3:]) == sorted(f"{label}_seed=1" for label in best_two)
+    means = {label: np.mean([losses[label], losses[f"{label}_seed=1"]]) for label in best_two}
+    confirmation = sweep["confirmation"]
+    assert sweep["chosen"] == min(means, key=means.get) == confirmation["chosen"] == values["sweep"]["chosen"]
+    assert confirmation["points"][sweep["chosen"]]["mean"] == pytest.approx(means[sweep["chosen"]])
+    first, second = (confirmation["points"][label] for label in (confirmation["chosen"], confirmation["runner_up"]))
+    error = np.sqrt(first["sd"] ** 2 / 2 + second["sd"] ** 2 / 2)
+    assert confirmation["standard_error"] == pytest.approx(error)
+    assert confirmation["tie"] == (second["mean"] - first["mean"] <= 2 * error)
     assert [p["chosen"] for p in sweep["points"]] == [p["label"] == sweep["chosen"] for p in sweep["points"]]
     # the notebook trains the chosen configuration: its latent dimension comes from the sweep
     chosen = next(p["parameters"] for p in sweep["points"] if p["chosen"])
     assert values["vae"]["config"]["latent_dim"] == chosen["latent_dim"] and values["sweep"]["overridden"] == {}
-    assert values["vae"]["best_epoch"] == int(np.argmin(values["vae"]["validation_curve"])) + 1
-    assert len(values["vae"]["test_curve"]) == values["vae"]["epochs_trained"]
+
+
+def test_the_best_point_with_the_other_likelihood_is_reported_beside_the_choice(smoke_root, values):
+    sweep = json.loads((smoke_root / "sweeps" / "task4_fire_evacuation.json").read_text())
+    other = values["other_likelihood"]
+    assert {other["likelihood"], values["vae"]["config"]["likelihood"]} == {"gaussian", "heteroscedastic"}
+    scan = [p for p in sweep["points"][:3] if p["parameters"].get("likelihood", "gaussian") == other["likelihood"]]
+    assert other["label"] == min(scan, key=lambda p: p["metrics"]["validation_negative_elbo"])["label"]
+    exact = values["critical_number"]["training data (exact, negative binomial)"]["mean"]
+    assert other["relative_error"] == pytest.approx(other["mean"] / exact - 1)
+
+
+def test_the_ensemble_holds_one_model_per_seed_and_the_sweeps_runs_are_its_members(smoke_root, values):
+    vae = values["vae"]
+    assert vae["seeds"] == [0, 1] and list(vae["members"]) == ["0", "1"]
+    first = vae["members"]["0"]
+    assert first["best_epoch"] == int(np.argmin(vae["validation_curve"])) + 1
+    assert len(vae["test_curve"]) == first["epochs_trained"]
+    assert vae["members"]["0"]["validation_negative_elbo"] != vae["members"]["1"]["validation_negative_elbo"]
+    # seed 1 of the chosen configuration is the model the sweep trained to confirm it
+    sweep = json.loads((smoke_root / "sweeps" / "task4_fire_evacuation.json").read_text())
+    again = next(p for p in sweep["points"] if p["label"] == f"{sweep['chosen']}_seed=1")
+    assert again["metrics"]["epochs_trained"] == vae["members"]["1"]["epochs_trained"]
+    assert again["metrics"]["sigma_metres"] == pytest.approx(vae["members"]["1"]["sigma_metres"])
 
 
 def test_critical_numbers_agree_with_the_data_and_the_shares(values):
@@ -77,17 +109,20 @@ def test_critical_numbers_agree_with_the_data_and_the_shares(values):
         assert row["low"] <= row["median"] <= row["high"], name
         # each estimate is about (capacity + 1) / share, within the Monte-Carlo spread
         assert row["mean"] == pytest.approx(101 / row["share_inside"], rel=0.1), name
-    vae = table["VAE (200 repeats)"]
-    error = values["vae_relative_error"]
-    assert error["relative_error"] == pytest.approx(vae["mean"] / exact["mean"] - 1)
-    assert error["acceptable"] == (abs(error["relative_error"]) <= 0.15)
-    assert error["above"] == (vae["mean"] > exact["mean"])
+    pooled = values["ensemble_critical_number"]
+    means = [table[f"VAE, seed {seed}"]["mean"] for seed in (0, 1)]
+    assert pooled["model_means"] == pytest.approx(means) and pooled["mean"] == pytest.approx(np.mean(means))
+    assert pooled["between_models"] == pytest.approx(np.std(means, ddof=1))
+    assert pooled["relative_error"] == pytest.approx(pooled["mean"] / exact["mean"] - 1)
+    low, high = pooled["interval"]
+    assert pooled["verdict"] == ("within" if -0.15 <= low and high <= 0.15 else
+                                 "outside" if high < -0.15 or low > 0.15 else "undecided")
     assert values["single_estimate_spread"] == pytest.approx(np.sqrt((1 - data_share) / 101))
 
 
 def test_quality_measures_are_sane(values):
     q = values["quality"]
-    assert set(q) >= {"VAE", "single Gaussian", "kernel density estimate", "training data"}
+    assert set(q) >= {"VAE ensemble (2 models)", "single Gaussian", "kernel density estimate", "training data"}
     assert q["training data"]["energy_distance_test"] > 10 * q["training data"]["energy_distance_train"]
     assert values["data"]["differ"] == (values["data"]["p_value"] < values["data"]["significance"])
     assert q["single Gaussian"]["energy_distance_train"] > q["kernel density estimate"]["energy_distance_train"]
