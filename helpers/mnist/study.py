@@ -20,22 +20,43 @@ def train(splits: dict[str, Split], configs: dict, *, cache_dir=None, verbose: b
     return train_many(splits["train"].x, splits["validation"].x, configs, cache_dir=cache_dir, verbose=verbose)
 
 
-def study_configs(sheet: TrainingConfig, latent_dims, *, low_kl_weight: float, bernoulli_epochs: int) -> dict:
-    """Every model the Task 3 study trains, by name: the sheet's Gaussian VAE for each latent
-    dimension ("gaussian", d), the first of them with the KL term weighted by ``low_kl_weight``
-    ("low_kl", d), and the Bernoulli likelihood for each dimension, ``bernoulli_epochs`` long
-    ("bernoulli", d)."""
+def study_configs(sheet: TrainingConfig, latent_dims, *, low_kl_weight: float, bernoulli_epochs: int,
+                  seeds=(0,)) -> dict:
+    """Every model the Task 3 study trains, by ``(kind, latent_dim, seed)``: the sheet's Gaussian VAE
+    for each latent dimension ("gaussian") and the first of them with the KL term weighted by
+    ``low_kl_weight`` ("low_kl"), each with every seed of ``seeds`` (its starting weights, batch order
+    and posterior noise; the data split stays), and the Bernoulli likelihood for each dimension,
+    ``bernoulli_epochs`` long, with the first seed ("bernoulli")."""
     bernoulli = sheet.replace(likelihood="bernoulli", max_epochs=bernoulli_epochs, min_epochs=bernoulli_epochs,
-                              snapshot_epochs=[])
+                              snapshot_epochs=[], seed=seeds[0])
     small = latent_dims[0]
-    return {**{("gaussian", d): sheet.replace(latent_dim=d) for d in latent_dims},
-            ("low_kl", small): sheet.replace(latent_dim=small, kl_weight=low_kl_weight, snapshot_epochs=[]),
-            **{("bernoulli", d): bernoulli.replace(latent_dim=d) for d in latent_dims}}
+    return {**{("gaussian", d, s): sheet.replace(latent_dim=d, seed=s) for s in seeds for d in latent_dims},
+            **{("low_kl", small, s): sheet.replace(latent_dim=small, kl_weight=low_kl_weight, snapshot_epochs=[],
+                                                    seed=s) for s in seeds},
+            **{("bernoulli", d, seeds[0]): bernoulli.replace(latent_dim=d) for d in latent_dims}}
 
 
 def by_kind(trained: dict, kind: str) -> dict:
-    """``{latent_dim: model}`` of one kind of ``study_configs``' models."""
-    return {d: model for (name, d), model in trained.items() if name == kind}
+    """``{latent_dim: model}`` of one kind of ``study_configs``' models, with the first seed."""
+    return {d: models[0] for d, models in by_seed(trained, kind).items()}
+
+
+def by_seed(trained: dict, kind: str) -> dict:
+    """``{latent_dim: [model per seed]}`` of one kind of ``study_configs``' models, in the order of the seeds."""
+    result: dict = {}
+    for (name, d, _), model in trained.items():
+        if name == kind:
+            result.setdefault(d, []).append(model)
+    return result
+
+
+def spread(values) -> dict:
+    """What a number resting on several trained models is: their count, mean, standard deviation
+    (None for one model) and range."""
+    values = np.asarray(values, dtype=float)
+    return {"models": len(values), "mean": float(values.mean()),
+            "sd": float(values.std(ddof=1)) if len(values) > 1 else None,
+            "low": float(values.min()), "high": float(values.max())}
 
 
 def summary(trained: TrainedVAE, test: Split, *, seed: int = 0) -> dict:

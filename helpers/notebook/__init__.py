@@ -21,10 +21,10 @@ from .parameters import (
     share,
     starts_with,
 )
-from .prose import fmt, percent, say
+from .prose import across_seeds, fmt, percent, say
 from .results import save_results
 from .tables import show_table
 
-__all__ = ["ParameterError", "all_of", "apply_style", "at_least", "between", "check_parameters", "check_ranges",
-           "each", "fmt", "increasing", "length", "less_than", "one_of", "path", "percent", "plots",
+__all__ = ["ParameterError", "across_seeds", "all_of", "apply_style", "at_least", "between", "check_parameters",
+           "check_ranges", "each", "fmt", "increasing", "length", "less_than", "one_of", "path", "percent", "plots",
            "positive", "publish", "random_seed", "save_results", "say", "share", "show_table", "starts_with"]

@@ -25,6 +25,20 @@ def percent(share: float, decimals: int = 1) -> str:
     return f"{100.0 * float(share):.{decimals}f}%"
 
 
+def across_seeds(holds) -> str:
+    """Which trained models a comparison rests on, for prose: ``holds`` says, per seed, whether it holds
+    for that seed's models ("for the one model of each setting", "for each of the 3 seeds", "for 2 of
+    the 3 seeds only")."""
+    holds = [bool(flag) for flag in holds]
+    if not holds:
+        raise ValueError("a comparison rests on at least one seed's models.")
+    if len(holds) == 1:
+        return "for the one model of each setting"
+    if all(holds):
+        return f"for each of the {len(holds)} seeds"
+    return f"for {sum(holds)} of the {len(holds)} seeds only"
+
+
 def say(text: str) -> None:
     """Display markdown computed in a code cell (it becomes report prose)."""
     from IPython.display import Markdown, display

@@ -13,3 +13,13 @@ def test_fmt_keeps_three_significant_digits(value, text):
 
 def test_percent_writes_a_share_as_a_percentage():
     assert percent(0.984) == "98.4%" and percent(0.5, 0) == "50%"
+
+
+def test_a_comparison_says_how_many_seeds_it_holds_for():
+    from helpers.notebook import across_seeds
+
+    assert across_seeds([True]) == across_seeds([False]) == "for the one model of each setting"
+    assert across_seeds([True, True, True]) == "for each of the 3 seeds"
+    assert across_seeds([True, False, True]) == "for 2 of the 3 seeds only"
+    with pytest.raises(ValueError, match="at least one seed"):
+        across_seeds([])

@@ -33,17 +33,37 @@ def test_quality_measures_are_consistent_with_their_class_shares(results):
         assert (q["rarest_share"], q["commonest_share"]) == (shares.min(), shares.max())
 
 
-def test_the_stated_facts_follow_from_the_numbers(results):
+def test_each_seed_trains_its_own_models_and_their_spread_is_reported(results):
     r = results["results"]
-    small, large = r["models"]["2"]["test"], r["models"]["4"]["test"]
+    seeds = r["seeds"]
+    assert seeds["seeds"] == [0, 1] and results["parameters"]["seeds"] == 2
+    for d in ("2", "4"):
+        per_seed = seeds["per_seed"][d]
+        assert [m["seed"] for m in per_seed] == [0, 1]
+        assert per_seed[0]["test"] == r["models"][d]["test"]  # the first seed's model is the one the figures show
+        elbos = [m["test"]["negative_elbo"] for m in per_seed]
+        assert elbos[0] != elbos[1]  # another seed, another model
+        spread = seeds["test_negative_elbo"][d]
+        assert spread["models"] == 2 and spread["mean"] == pytest.approx(np.mean(elbos))
+        assert spread["sd"] == pytest.approx(np.std(elbos, ddof=1))
+
+
+def test_the_stated_facts_follow_from_the_numbers_of_every_seed(results):
+    r = results["results"]
+    small, large = r["seeds"]["per_seed"]["2"], r["seeds"]["per_seed"]["4"]
     facts = r["loss_against_samples"]
-    assert facts["lower_loss"] == (large["negative_elbo"] < small["negative_elbo"])
+    assert facts["lower_loss"] == [b["test"]["negative_elbo"] < a["test"]["negative_elbo"]
+                                   for a, b in zip(small, large, strict=True)]
+    assert facts["better_reconstruction"] == [b["test"]["reconstruction"] < a["test"]["reconstruction"]
+                                              for a, b in zip(small, large, strict=True)]
     confident = r["quality"]["generated, 4-D"]["mean_confidence"] > r["quality"]["generated, 2-D"]["mean_confidence"]
-    assert facts["more_confident"] == confident
-    assert facts["loss_goes_with_samples"] == (facts["lower_loss"] == facts["more_confident"])
+    assert len(facts["more_confident"]) == 2 and facts["more_confident"][0] == confident
+    assert facts["loss_goes_with_samples"] == [loss == sure for loss, sure in
+                                               zip(facts["lower_loss"], facts["more_confident"], strict=True)]
     full, low, effect = r["low_kl"]["KL weight 1"], r["low_kl"]["KL weight 0.1"], r["low_kl"]["effect"]
     assert effect["better_reconstruction"] == (low["reconstruction"] < full["reconstruction"])
     assert effect["kl_rises"] == (low["kl"] > full["kl"])
+    assert len(r["low_kl"]["separates"]) == 2 and r["low_kl"]["separates"][0] == effect["separates"]
     for b in r["bernoulli"].values():
         assert b["epochs"] == 2 and b["negative_elbo"] > 0  # a Bernoulli likelihood gives positive nats
     gap = r["bernoulli"]["2"]["negative_elbo"] - r["bernoulli"]["4"]["negative_elbo"]
