@@ -26,17 +26,17 @@ def percent(share: float, decimals: int = 1) -> str:
 
 
 def across_seeds(holds) -> str:
-    """Which trained models a comparison rests on, for prose: ``holds`` says, per seed, whether it holds
-    for that seed's models ("for the one model of each setting", "for each of the 3 seeds", "for 2 of
-    the 3 seeds only")."""
+    """Which trained models a comparison rests on, as a phrase to append to it: ``holds`` says, per
+    seed, whether it holds for that seed's models (" for each of the 3 seeds", " for 2 of the 3 seeds
+    only"; nothing for one seed, where the prose says once that each number rests on one model)."""
     holds = [bool(flag) for flag in holds]
     if not holds:
         raise ValueError("a comparison rests on at least one seed's models.")
     if len(holds) == 1:
-        return "for the one model of each setting"
+        return ""
     if all(holds):
-        return f"for each of the {len(holds)} seeds"
-    return f"for {sum(holds)} of the {len(holds)} seeds only"
+        return f" for each of the {len(holds)} seeds"
+    return f" for {sum(holds)} of the {len(holds)} seeds only"
 
 
 def say(text: str) -> None:
