@@ -101,7 +101,9 @@ def test_a_failing_sweep_point_is_marked_in_the_table_and_the_other_points_finis
     table_file = tmp_path / "out.json"
     table = json.loads(table_file.read_text())
     assert table["failed"] == ["latent_dim=0"] and table["chosen"] == "base"
-    base, failed = table["points"]
+    # the one point that ran is the best, and trains again with the grid's confirming seed
+    assert [p["label"] for p in table["points"]] == ["base", "latent_dim=0", "base_seed=1"]
+    base, failed, _ = table["points"]
     assert base["chosen"] and "validation_negative_elbo" in base["metrics"]
     assert not failed["chosen"] and "latent_dim" in failed["failed"] and "ParameterError" in failed["traceback"]
     assert table_file.stat().st_mtime == 0  # older than its inputs: make runs the sweep again
@@ -122,7 +124,7 @@ def test_the_smoke_sweep_on_a_dask_cluster_gives_the_local_pool_s_table(smoke_ro
         # a cache of its own: the cluster's workers train every model again
         on_dask = sweep.run(SMOKE_GRID, tmp_path / "out", overrides={"cache_dir": str(tmp_path / "cache")},
                             scheduler=cluster.scheduler_address, log=lambda _: None)
-    assert len(list((tmp_path / "cache").glob("vae-*"))) == len(on_dask["points"]) == 2
+    assert len(list((tmp_path / "cache").glob("vae-*"))) == len(on_dask["points"]) == 5  # 3 points, 2 confirmations
     assert on_dask["failed"] == [] and on_dask["chosen"] == local["chosen"]
 
     def table(summary):
