@@ -60,12 +60,27 @@ def split_halves_distance(X, *, seed: int = 0) -> float:
     return energy_distance(X[order[:middle]], X[order[middle:]])
 
 
+def repeated_positions(train, test) -> dict:
+    """How often positions recur: the training set's distinct positions, how many of them occur more than
+    once and how many training rows those take, and the share of test positions that are training
+    positions too (exact equality)."""
+    train = validate_data(train, name="train", n_features=2)
+    test = validate_data(test, name="test", n_features=2)
+    distinct, counts = np.unique(train, axis=0, return_counts=True)
+    known = {tuple(point) for point in distinct}
+    return {"distinct_training": len(distinct), "repeated_training": int(np.sum(counts > 1)),
+            "rows_repeated_training": int(np.sum(counts[counts > 1])),
+            "test_in_training": float(np.mean([tuple(point) in known for point in test]))}
+
+
 def compare_sets(train, test, *, seed: int = 0, permutations: int = 199, significance: float = 0.01) -> dict:
     """How the training and test positions differ: the share of each inside the entrance area,
     the energy distance between them (with its permutation p-value), the distance between two
-    random halves of the training set, and whether the sets differ at ``significance``."""
+    random halves of the training set, whether the sets differ at ``significance``, and how often
+    positions recur (``repeated_positions``)."""
     test_result = energy_test(train, test, permutations=permutations, seed=seed)
-    return {"share_inside": {"training": float(in_rectangle(train).mean()), "test": float(in_rectangle(test).mean())},
+    return {**repeated_positions(train, test),
+            "share_inside": {"training": float(in_rectangle(train).mean()), "test": float(in_rectangle(test).mean())},
             "energy_distance_train_test": test_result["energy_distance"], "p_value": test_result["p_value"],
             "permutations": permutations, "significance": significance,
             "energy_distance_train_halves": split_halves_distance(train, seed=seed),

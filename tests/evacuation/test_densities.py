@@ -40,6 +40,25 @@ def test_compare_sets_reports_the_known_shift_of_the_fire_evacuation_data():
     assert not densities.compare_sets(train, test, permutations=19, seed=0)["differ"]
 
 
+def test_repeated_positions_counts_copies_and_test_positions_seen_in_training():
+    train = np.array([[0.0, 0.0], [1.0, 2.0], [0.0, 0.0], [3.0, 1.0], [0.0, 0.0], [1.0, 2.0]])
+    test = np.array([[1.0, 2.0], [5.0, 5.0], [0.0, 0.0], [3.0, 1.0000001]])
+    counted = densities.repeated_positions(train, test)
+    assert counted == {"distinct_training": 3, "repeated_training": 2, "rows_repeated_training": 5,
+                       "test_in_training": 0.5}
+
+
+def test_the_fire_evacuation_training_set_repeats_half_its_positions():
+    from helpers.core import data
+
+    train, test = data.load_fire_evac()
+    counted = densities.repeated_positions(train, test)
+    # 3000 rows: 764 positions once, 2 twice, 744 three times; most test positions are training positions.
+    assert counted["distinct_training"] == 764 + 2 + 744
+    assert counted["rows_repeated_training"] == 2 * 2 + 3 * 744
+    assert 0.9 < counted["test_in_training"] < 0.95
+
+
 def test_baselines_reproduce_a_mixture():
     rng = np.random.default_rng(1)
     X = np.vstack([rng.normal([0, 0], 0.3, size=(500, 2)), rng.normal([4, 1], 0.5, size=(500, 2))])
