@@ -91,10 +91,18 @@ def views(model: vae.VAE, x, *, n_shown: int, seed: int = 0) -> dict[str, np.nda
             "generated": generate(model, n_shown, seed=seed)}
 
 
+def decode_sigma(model: vae.VAE, z) -> np.ndarray:
+    """The Gaussian likelihood's standard deviation per feature for latent codes ``z`` (n, latent_dim):
+    the global sigma in every row, or sigma(z) for the heteroscedastic likelihood."""
+    if model.likelihood == "bernoulli":
+        raise ValueError("a Bernoulli likelihood has no standard deviation to decode.")
+    z = validate_data(z, name="z", min_samples=1, n_features=model.latent_dim, dtype=np.float32)
+    return ops.convert_to_numpy(model.decode_sigma(ops.convert_to_tensor(z)))
+
+
 def likelihood_sigma(model: vae.VAE, *, n: int = 10_000, seed: int = 0) -> float:
     """The likelihood's standard deviation (Gaussian likelihoods): the trainable global one, or for the
     heteroscedastic likelihood the mean of sigma(z) over ``n`` codes from the prior and the features."""
     if model.likelihood != "heteroscedastic":
         return model.sigma
-    return float(np.mean(ops.convert_to_numpy(model.decode_sigma(ops.convert_to_tensor(prior_draws(model, n,
-                                                                                                    seed=seed))))))
+    return float(np.mean(decode_sigma(model, prior_draws(model, n, seed=seed))))

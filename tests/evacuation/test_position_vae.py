@@ -101,3 +101,53 @@ def test_an_ensemble_member_is_the_model_of_its_seed_wherever_it_trains(tmp_path
     assert not all(np.array_equal(a, b) for a, b in zip(models[0].model.get_weights(), models[1].model.get_weights(),
                                                         strict=True))
     assert models[0].history == alone.history and models[0].history != models[1].history
+
+
+def test_the_entrance_budget_splits_the_share_into_the_decoders_means_and_the_likelihoods_noise():
+    keras = pytest.importorskip("keras")
+    from scipy import stats
+
+    rng = np.random.default_rng(7)
+    train = rng.uniform([0, 0], [200, 100], size=(600, 2))
+    rectangle = ((80.0, 60.0), (120.0, 40.0))
+    config = position_vae.vae_config(hidden=(8,), likelihood="heteroscedastic", max_epochs=2)
+    trained, scaler = position_vae.fit_ensemble(train, train[:100], config, [0, 1], verbose=0)
+    models = [t.model for t in trained]
+    n = 20_000
+    budget = position_vae.entrance_budget(models, scaler, n=n, seed=3, rectangle=rectangle)
+    # By hand, for each model: the prior codes of seed 3, the decoder's means and sigma(z) in metres, and the
+    # share of the samples the Gaussian noise leaves inside: a product of normal probabilities per feature.
+    low, high = np.array([80.0, 40.0]), np.array([120.0, 60.0])
+    metres = (train.max(axis=0) - train.min(axis=0)) / 2.0
+    rows = []
+    for model in models:
+        z = np.random.default_rng(3).standard_normal((n, 2)).astype(np.float32)
+        mean = scaler.inverse_transform(keras.ops.convert_to_numpy(model.decode(z)))
+        sigma = keras.ops.convert_to_numpy(model.decode_sigma(z)) * metres
+        inside = np.all((mean >= low) & (mean <= high), axis=1)
+        expected = np.prod(stats.norm.cdf((high - mean) / sigma) - stats.norm.cdf((low - mean) / sigma), axis=1)
+        rows.append((inside.mean(), expected.mean(), sigma.mean(axis=1).mean(), sigma[inside].mean(axis=1).mean()))
+    means_inside, expected_inside, sigma_all, sigma_inside = np.mean(rows, axis=0)
+    assert budget["models"] == 2
+    assert budget["means_inside"] == pytest.approx(means_inside, abs=1e-12)
+    assert budget["sigma_metres"] == pytest.approx(sigma_all, rel=1e-5)
+    assert budget["sigma_metres_inside"] == pytest.approx(sigma_inside, rel=1e-5)
+    monte_carlo = np.sqrt(expected_inside * (1 - expected_inside) / (2 * n))
+    assert abs(budget["samples_inside"] - expected_inside) < 4 * monte_carlo
+    # Samples leave a share different from the means' one: the noise moved mass, as the budget is meant to show.
+    assert budget["samples_inside"] != pytest.approx(budget["means_inside"], abs=8 * monte_carlo)
+
+
+def test_the_entrance_budget_of_one_global_sigma_is_the_same_inside_and_out():
+    pytest.importorskip("keras")
+    rng = np.random.default_rng(8)
+    train = rng.uniform([0, 0], [200, 100], size=(600, 2))
+    trained, scaler = position_vae.fit_vae(train, train[:100], position_vae.vae_config(hidden=(8,), max_epochs=2),
+                                           verbose=0)
+    budget = position_vae.entrance_budget([trained.model], scaler, n=5000, rectangle=((0, 100), (200, 0)))
+    assert budget["sigma_metres_inside"] == pytest.approx(budget["sigma_metres"], rel=1e-6)
+    assert budget["sigma_metres"] == pytest.approx(position_vae.sigma_in_metres(trained, scaler), rel=1e-5)
+    nowhere = position_vae.entrance_budget([trained.model], scaler, n=5000, rectangle=((1000, 1001), (1001, 1000)))
+    assert nowhere["means_inside"] == 0 and nowhere["sigma_metres_inside"] is None
+    with pytest.raises(ValueError, match="at least one model"):
+        position_vae.entrance_budget([], scaler)

@@ -82,6 +82,19 @@ def test_the_best_point_with_the_other_likelihood_is_reported_beside_the_choice(
     assert other["relative_error"] == pytest.approx(other["mean"] / exact - 1)
 
 
+def test_the_share_inside_is_split_between_the_decoders_means_and_the_noise(results, values):
+    budgets, chosen = values["entrance_budget"], values["vae"]["config"]["likelihood"]
+    assert set(budgets) == {"gaussian", "heteroscedastic"} and budgets[chosen]["models"] == 2
+    if budgets["gaussian"]["sigma_metres_inside"] is not None:  # a tiny smoke model may put no mean inside
+        assert budgets["gaussian"]["sigma_metres_inside"] == pytest.approx(budgets["gaussian"]["sigma_metres"])
+    # the ensemble's samples are those the quality table drew (another stream): the same share within noise
+    share = values["quality"]["VAE ensemble (2 models)"]["share_inside"]
+    error = np.sqrt(share * (1 - share) / results["parameters"]["n_quality_samples"])
+    assert abs(budgets[chosen]["samples_inside"] - share) < 5 * np.sqrt(2) * error
+    data = values["data"]
+    assert data["distinct_training"] == 1510 and data["rows_repeated_training"] == 2236
+
+
 def test_the_ensemble_holds_one_model_per_seed_and_the_sweeps_runs_are_its_members(smoke_root, values):
     vae = values["vae"]
     assert vae["seeds"] == [0, 1] and list(vae["members"]) == ["0", "1"]
