@@ -134,9 +134,11 @@ def test_the_smoke_sweep_on_a_dask_cluster_gives_the_local_pool_s_table(smoke_ro
 
 
 POOL_SCRIPT = """
-import os, sys, time
+import faulthandler, os, signal, sys, time
 from pathlib import Path
 from helpers.core import executor
+
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # where it waits, if it hangs
 
 def mark_then_sleep(folder, label):
     (Path(folder) / f"{label}.pid").write_text(str(os.getpid()))
@@ -162,7 +164,13 @@ def test_an_interrupted_pool_run_stops_its_workers_and_says_what_it_stopped(tmp_
     workers = [int(path.read_text()) for path in tmp_path.glob("*.pid")]
     stopped_at = time.monotonic()
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)  # the stacks of all its threads, then stop it
+        time.sleep(2)
+        process.kill()
+        pytest.fail("the interrupted pool run did not end within 60 s; its threads:\n" + process.communicate()[1])
     assert time.monotonic() - stopped_at < 30 and process.returncode != 0
     assert "interrupted: stopping 4 of 4 runs (run0, run1, run2, run3); 0 had finished." in err
     for pid in workers:
