@@ -85,7 +85,11 @@ def thread_settings(threads: int) -> dict[str, str]:
 
 
 def _start_worker(settings: dict[str, str]) -> None:
+    """A worker's set-up: its thread settings, and Ctrl-C's KeyboardInterrupt. A process started in
+    the background (``cmd &`` in a script, nohup) inherits SIGINT ignored, and Python then leaves it
+    ignored; the worker would miss the SIGINT with which ``_stop_workers`` lets its run clean up."""
     os.environ.update(settings)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class InlineExecutor(cf.Executor):

@@ -139,6 +139,9 @@ from pathlib import Path
 from helpers.core import executor
 
 faulthandler.register(signal.SIGUSR1, all_threads=True)  # where it waits, if it hangs
+# A Jupyter kernel turns SIGINT into KeyboardInterrupt whatever it inherited; so does this "kernel",
+# also when the tests run in the background with SIGINT ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def mark_then_sleep(folder, label):
     (Path(folder) / f"{label}.pid").write_text(str(os.getpid()))
@@ -149,6 +152,22 @@ if __name__ == "__main__":
     folder = sys.argv[1]
     executor.run_all(mark_then_sleep, {f"run{k}": (folder, f"run{k}") for k in range(4)}, max_workers=2)
 """
+
+
+def sigint_handler() -> str:
+    return repr(signal.getsignal(signal.SIGINT))
+
+
+def test_pool_workers_turn_sigint_into_keyboard_interrupt_even_when_started_with_it_ignored():
+    """A build started in the background (``make report &``) runs with SIGINT ignored; its workers must
+    still hear the SIGINT with which a stopped pool lets their runs clean up."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what the workers inherit
+    try:
+        with executor.executor(max_workers=2) as pool:
+            handlers = {pool.submit(sigint_handler).result() for _ in range(4)}
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert handlers == {repr(signal.default_int_handler)}
 
 
 def test_an_interrupted_pool_run_stops_its_workers_and_says_what_it_stopped(tmp_path):
