@@ -3,6 +3,7 @@ failing run leaves behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -186,10 +187,13 @@ def test_an_interrupted_pool_run_stops_its_workers_and_says_what_it_stopped(tmp_
     try:
         _, err = process.communicate(timeout=60)
     except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGUSR1)  # the stacks of all its threads, then stop it
+        process.send_signal(signal.SIGUSR1)  # the stacks of all its threads, then stop it and its workers
         time.sleep(2)
-        process.kill()
-        pytest.fail("the interrupted pool run did not end within 60 s; its threads:\n" + process.communicate()[1])
+        for pid in [process.pid, *workers]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        pytest.fail("the interrupted pool run did not end within 60 s; its threads:\n"
+                    + process.communicate(timeout=30)[1])
     assert time.monotonic() - stopped_at < 30 and process.returncode != 0
     assert "interrupted: stopping 4 of 4 runs (run0, run1, run2, run3); 0 had finished." in err
     for pid in workers:
