@@ -37,6 +37,10 @@ HISTORY_NAMES = {"loss": "training_loss", "reconstruction": "training_reconstruc
                  "val_kl": "validation_kl"}
 
 
+#: The learning-rate schedules a configuration may name.
+SCHEDULES = ("constant", "cosine")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
     """Everything that determines a trained model (its cache key), plus the epochs whose weights
@@ -51,6 +55,9 @@ class TrainingConfig:
     max_epochs: int = 100
     min_epochs: int = 50
     patience: int = 10
+    #: How the learning rate moves: held at ``learning_rate`` ("constant"), or falling from it to zero
+    #: along half a cosine over ``max_epochs`` ("cosine"; Loshchilov & Hutter, 2017, without restarts).
+    schedule: str = "constant"
     seed: int = 0
     value_range: tuple[float, float] | None = (0.0, 1.0)
     snapshot_epochs: tuple[int, ...] = ()
@@ -68,6 +75,8 @@ class TrainingConfig:
         if self.likelihood not in vae.LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {vae.LIKELIHOODS}, got {self.likelihood!r}.")
         check_real(self.learning_rate, "learning_rate", positive=True)
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}.")
         check_real(self.kl_weight, "kl_weight", low=0)
         for epoch in self.snapshot_epochs:
             if not 1 <= epoch <= self.max_epochs:
@@ -196,8 +205,10 @@ def compile_for_training(model: vae.VAE, config: TrainingConfig, n_samples: int)
     step per call (Keras allows no more there) and without XLA.
     """
     torch = keras.backend.backend() == "torch"
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  steps_per_execution=1 if torch else math.ceil(n_samples / config.batch_size),
+    steps = math.ceil(n_samples / config.batch_size)
+    rate = (keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.max_epochs * steps)
+            if config.schedule == "cosine" else config.learning_rate)
+    model.compile(optimizer=keras.optimizers.Adam(rate), steps_per_execution=1 if torch else steps,
                   jit_compile=not torch)
     return model
 
@@ -245,9 +256,11 @@ def library_versions() -> dict[str, str]:
 
 
 def describe(input_dim: int, config: TrainingConfig) -> str:
-    """A short name of a model, such as ``784-256x256-2 gaussian kl=1.0 lr=0.001 seed=0``."""
+    """A short name of a model, such as ``784-256x256-2 gaussian kl=1.0 lr=0.001 batch=128 seed=0`` (with
+    " cosine" after the learning rate when it follows that schedule)."""
+    schedule = "" if config.schedule == "constant" else f" {config.schedule}"
     return (f"{input_dim}-{'x'.join(map(str, config.hidden))}-{config.latent_dim} {config.likelihood} "
-            f"kl={config.kl_weight} lr={config.learning_rate} seed={config.seed}")
+            f"kl={config.kl_weight} lr={config.learning_rate}{schedule} batch={config.batch_size} seed={config.seed}")
 
 
 def cache_key(config: TrainingConfig, *arrays: np.ndarray) -> str:

@@ -75,6 +75,24 @@ def test_training_stops_when_the_validation_loss_stops_improving():
     assert not_before.epochs_trained >= 19
 
 
+def test_a_cosine_schedule_takes_the_learning_rate_to_zero_over_the_epochs():
+    x, validation = _shifted_data()
+    kept = (1, 2, 19, 20)
+    constant = train_vae(x, validation, _config(snapshot_epochs=kept), verbose=0)
+    cosine = train_vae(x, validation, _config(schedule="cosine", snapshot_epochs=kept), verbose=0)
+
+    def largest_change(run, before, after):
+        return max(np.abs(a - b).max() for a, b in zip(run.snapshot_weights[before], run.snapshot_weights[after],
+                                                        strict=True))
+
+    assert float(constant.model.optimizer.learning_rate) == pytest.approx(0.01)
+    assert float(cosine.model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    # The last epoch runs at rates below 0.01 * (1 + cos(19 pi / 20)) / 2, about 0.6 % of the start; an Adam
+    # step is about as large as its rate, so the weights barely move, while the first epoch moves them fully.
+    assert largest_change(cosine, 19, 20) < 0.05 * largest_change(constant, 19, 20)
+    assert largest_change(cosine, 1, 2) == pytest.approx(largest_change(constant, 1, 2), rel=0.1)
+
+
 def test_training_is_deterministic_and_the_cache_is_reused_extended_or_invalidated(tmp_path, capsys):
     x, validation = _shifted_data()
     config = _config(max_epochs=3, min_epochs=3, snapshot_epochs=(1,))
@@ -117,6 +135,7 @@ def test_a_diverging_run_stops_with_a_clear_error():
         ({"min_epochs": 30}, "min_epochs must be an integer from 0 to 20"),
         ({"hidden": ()}, "hidden must name at least one"),
         ({"snapshot_epochs": (0,)}, "snapshot epoch 0 is outside"),
+        ({"schedule": "step"}, "schedule must be one of \\('constant', 'cosine'\\), got 'step'"),
         ({"likelihood": "bernoulli", "value_range": (-1.0, 1.0)}, "Bernoulli likelihood needs data in \\[0, 1\\]"),
     ],
 )
