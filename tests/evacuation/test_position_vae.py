@@ -31,8 +31,9 @@ def test_the_validation_split_holds_out_a_fifth_and_depends_on_the_seed():
 
 def test_configuration_keeps_only_the_snapshot_epochs_it_reaches():
     config = position_vae.vae_config(hidden=(8,), max_epochs=20)
-    assert config.snapshot_epochs == (1, 10) and config.min_epochs == 20 and config.value_range is None
-    assert position_vae.vae_config().patience == 30
+    assert config.snapshot_epochs == (1, 10) and config.value_range is None
+    # The whole cosine schedule runs: no stop before max_epochs.
+    assert config.schedule == "cosine" and config.min_epochs == config.patience == 20
 
 
 def test_the_sampler_and_evaluation_work_in_metres():
@@ -47,7 +48,7 @@ def test_the_sampler_and_evaluation_work_in_metres():
     # The generative process written out by hand: z from the prior, the decoder's mean, the likelihood's
     # noise, then the training range's map back to metres.
     rng = np.random.default_rng(1)
-    z = rng.standard_normal((50_000, 2)).astype(np.float32)
+    z = rng.standard_normal((50_000, trained.model.latent_dim)).astype(np.float32)
     noise = trained.model.sigma * rng.standard_normal((50_000, 2))
     scaled = keras.ops.convert_to_numpy(trained.model.decode(z)) + noise
     low, high = train.min(axis=0), train.max(axis=0)
@@ -121,7 +122,7 @@ def test_the_entrance_budget_splits_the_share_into_the_decoders_means_and_the_li
     metres = (train.max(axis=0) - train.min(axis=0)) / 2.0
     rows = []
     for model in models:
-        z = np.random.default_rng(3).standard_normal((n, 2)).astype(np.float32)
+        z = np.random.default_rng(3).standard_normal((n, model.latent_dim)).astype(np.float32)
         mean = scaler.inverse_transform(keras.ops.convert_to_numpy(model.decode(z)))
         sigma = keras.ops.convert_to_numpy(model.decode_sigma(z)) * metres
         inside = np.all((mean >= low) & (mean <= high), axis=1)
