@@ -34,15 +34,16 @@ def vae_config(*, hidden=(128, 128), latent_dim: int = 4, likelihood: str = "gau
     Why a schedule and no early stop: on these positions the validation loss still falls after
     thousands of updates, by less per few dozen epochs than it fluctuates at a fixed learning rate,
     so stopping after a run of epochs without improvement stops on noise, at an epoch that another
-    CPU's rounding moves. A rate that falls to zero ends training at the same epoch everywhere."""
+    CPU's rounding moves. A rate that falls to zero ends training after the same number of epochs
+    everywhere."""
     if likelihood not in ("gaussian", "heteroscedastic"):
         raise ValueError(f"a VAE of positions has a Gaussian likelihood, gaussian or heteroscedastic; got "
                          f"{likelihood!r}.")
     return TrainingConfig(latent_dim=latent_dim, hidden=tuple(hidden), likelihood=likelihood,
                           kl_weight=float(kl_weight), learning_rate=float(learning_rate), batch_size=batch_size,
                           max_epochs=max_epochs, min_epochs=max_epochs, patience=max_epochs, schedule="cosine",
-                          seed=seed,
-                          value_range=None, snapshot_epochs=tuple(e for e in snapshot_epochs if e <= max_epochs))
+                          seed=seed, value_range=None,
+                          snapshot_epochs=tuple(e for e in snapshot_epochs if e <= max_epochs))
 
 
 def fit_scaler(train) -> MinMaxScaler:
