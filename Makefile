@@ -300,15 +300,18 @@ lab: check-venv
 # clean keeps build/cache (trained models, which take minutes to recompute) and figures/README.md;
 # distclean removes the cache, the virtual environment and the data files that `make data`
 # downloaded (listed in data/.downloaded); files you put into data/ yourself stay.
+# Both take the build lock: while a build of this checkout runs they wait for it (saying so) instead of
+# deleting its files under it.
+UNDER_LOCK = $(if $(wildcard $(PYTHON)),"$(PYTHON)" -m helpers.pipeline.lock build/.build.lock --,)
 clean:
-	rm -rf build/notebooks build/runs build/data build/env build/deps-*.mk build/timings build/timings.json $(wildcard figures/*/) \
-	    results report/build .pytest_cache .ruff_cache
+	$(UNDER_LOCK) rm -rf build/notebooks build/runs build/data build/env build/deps-*.mk build/timings build/timings.json \
+	    $(wildcard figures/*/) results report/build .pytest_cache .ruff_cache
 
 distclean: clean
 	@if [ -f data/.downloaded ]; then \
 	    while IFS= read -r name; do \
 	        case "$$name" in */*|.*|"") ;; *) rm -f "data/$$name" && echo "removed downloaded data/$$name";; esac; \
 	    done < data/.downloaded; rm -f data/.downloaded; fi
-	rm -rf build "$(CURDIR)/.venv" "$(CURDIR)/.venv-datafold"
+	$(UNDER_LOCK) rm -rf build "$(CURDIR)/.venv" "$(CURDIR)/.venv-datafold"
 
 FORCE:

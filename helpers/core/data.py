@@ -137,13 +137,19 @@ DOWNLOADED = ".downloaded"
 # --------------------------------------------------------------------------- lookup
 
 
-def search_dirs() -> list[Path]:
-    """The folders searched for data, in order: ``$MLCMS_DATA_DIR`` (if set), then ``data/``."""
+def search_dirs(environment=os.environ) -> list[Path]:
+    """The folders searched for data, in order: ``$MLCMS_DATA_DIR`` (if set), then ``data/``. A
+    ``$MLCMS_DATA_DIR`` that is no folder is a DataError: data would be downloaded beside it unseen."""
     dirs = []
-    env = os.environ.get(ENV_DATA_DIR, "").strip()
+    env = environment.get(ENV_DATA_DIR, "").strip()
     if env:
         folder = Path(env).expanduser()
-        dirs.append(folder if folder.is_absolute() else ROOT / folder)
+        folder = folder if folder.is_absolute() else ROOT / folder
+        if not folder.is_dir():
+            what = "a file, not a folder" if folder.exists() else "no folder (it does not exist)"
+            raise DataError(f"{ENV_DATA_DIR}={env} is {what}; point it at the folder that holds the data sets "
+                            f"(a relative path is taken from {ROOT}), or unset it to use {DATA_DIR}.")
+        dirs.append(folder)
     dirs.append(DATA_DIR)
     return dirs
 

@@ -25,7 +25,7 @@ def run_locked(path: Path, command: list[str], *, log=lambda line: print(line, f
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            log(f"lock: another build of this checkout holds {path}; waiting for it to finish.")
+            log(f"lock: a build of this checkout holds {path}; waiting for it to finish.")
             lock.acquire()
     except OSError as error:
         log(f"error: cannot take the build lock {path} ({error.strerror or error}): a build writes build/, "

@@ -44,14 +44,43 @@ _LATEX_SPECIAL = {"$": r"\$", "&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "{
                   "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
 
 
+#: The control sequences math in a caption or table cell may use: symbols and fonts, nothing that
+#: reads, writes, defines or expands (``\input``, ``\csname``, ``\catcode``, ...). Math with any other,
+#: or with TeX's ``^^`` character notation (``^^5c`` is a backslash), is printed as text.
+MATH_COMMANDS = frozenset("""
+    alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi rho
+    sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega
+    mathrm mathbf mathit mathcal mathbb operatorname text hat bar tilde vec dot ddot frac sqrt
+    sum prod int log exp sin cos tan min max arg argmin argmax det
+    cdot times div pm mp le leq ge geq ne neq approx sim simeq propto equiv to mapsto rightarrow leftarrow
+    in notin subset subseteq cup cap infty partial nabla top dots ldots cdots quad qquad
+    left right lvert rvert lVert rVert langle rangle mid
+""".split())
+_MATH_TOKEN = re.compile(r"\\([A-Za-z]+|[,;:! {}|])|[A-Za-z0-9\s+\-*/=<>()\[\]|.,;:!'^_{}]|[^\x00-\x7f]")
+
+
+def _safe_math(segment: str) -> bool:
+    """Whether ``$...$`` holds only characters of plain math and control sequences of MATH_COMMANDS."""
+    body, position = segment[1:-1], 0
+    if "^^" in body:
+        return False
+    while position < len(body):
+        token = _MATH_TOKEN.match(body, position)
+        if token is None or (token[1] and token[1].isalpha() and token[1] not in MATH_COMMANDS):
+            return False
+        position = token.end()
+    return True
+
+
 def latex_escape(text: str, *, math: bool = True) -> str:
-    """Escape LaTeX specials outside ``$...$`` math; with ``math=False`` everything is text,
-    ``$`` included (for values from parameters, data or file names, which may hold anything)."""
+    """Escape LaTeX specials outside ``$...$`` math; math that uses anything but plain symbols and the
+    control sequences of MATH_COMMANDS is escaped too. With ``math=False`` everything is text, ``$``
+    included (for values from parameters, metadata, data or file names, which may hold anything)."""
     if not math:
         return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
     parts = re.split(r"(\$[^$]*\$)", str(text))
     return "".join(
-        part if part.startswith("$") and part.endswith("$") and len(part) > 1
+        part if part.startswith("$") and part.endswith("$") and len(part) > 1 and _safe_math(part)
         else "".join(_LATEX_SPECIAL.get(ch, ch) for ch in part)
         for part in parts
     )
@@ -226,7 +255,11 @@ def _source_url(meta: dict) -> str | None:
 def build_date() -> str:
     """The build date: SOURCE_DATE_EPOCH if set (reproducible builds), else today (UTC)."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
+    try:
+        when = dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ReportError(f"SOURCE_DATE_EPOCH={epoch!r} is no date: it is seconds since 1970, up to the end of "
+                          "year 9999 (a time in milliseconds is 1000 times too large).") from None
     return f"{when.day} {when:%B %Y}"
 
 
@@ -245,13 +278,16 @@ def check_toolchain() -> None:
 
 def _run_xelatex(workdir: Path, jobname: str = "report", keep_log: Path | None = None) -> None:
     """Compile twice; on failure the log is copied to ``keep_log`` (if given) and named in the error."""
-    # openin_any=p: TeX reads no file by an absolute path, a dot file or one above the build folder, so
-    # that no text reaching the PDF can pull in a file of the machine.
-    env = dict(os.environ, FORCE_SOURCE_DATE="1", openin_any="p")
+    # No text that reaches the PDF may run a program or read a file of the machine: -no-shell-escape
+    # turns off \write18 and \input|"command" (TeX Live's default, restricted shell escape, allows
+    # kpsewhich, which prints any environment variable); openin_any=p and openout_any=p: TeX reads and
+    # writes no file by an absolute path, a dot file or one above the build folder.
+    env = dict(os.environ, FORCE_SOURCE_DATE="1", openin_any="p", openout_any="p", shell_escape="f")
     env.setdefault("SOURCE_DATE_EPOCH", "0")
     for _ in range(2):  # the second pass resolves references and the figure numbers
         proc = subprocess.run(
-            ["xelatex", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", f"{jobname}.tex"],
+            ["xelatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error",
+             f"{jobname}.tex"],
             cwd=workdir, env=env, capture_output=True, text=True, errors="replace", timeout=600,
         )
         log_file = workdir / f"{jobname}.log"
@@ -277,16 +313,19 @@ def render_tex(notebooks_dir: Path, root: Path, metadata: dict, workdir: Path,
     commit = _git("rev-parse", "HEAD")
     links = provenance.Links(_source_url(metadata), commit)
     tasks, figure_paths = [], {}
+    missing = [key for key in metadata["tasks"] if not (notebooks_dir / f"{key}.ipynb").is_file()]
+    if missing:  # a report without some of its tasks must never pass for the whole one
+        raise ReportError(f"no executed notebook for {', '.join(missing)} in {notebooks_dir} (removed by `make clean` "
+                          "during the build, or never run). `make report` runs every task; to leave a task out of the "
+                          "report, remove it from report/metadata.yaml.")
     for number, (key, task) in enumerate(metadata["tasks"].items(), start=1):
         notebook = notebooks_dir / f"{key}.ipynb"
-        if not notebook.is_file():
-            continue  # a task not built yet is simply absent
         section = workdir / "sections" / f"{key}.tex"
         section.parent.mkdir(parents=True, exist_ok=True)
         section.write_text(notebook_section(notebook, figure_paths, root=root, links=links))
         tasks.append({**task, "key": key, "number": number, "section": f"sections/{key}"})
     if not tasks:
-        raise ReportError(f"no executed notebooks in {notebooks_dir}; run `make notebooks` first.")
+        raise ReportError("report/metadata.yaml names no task; it lists the tasks of the report.")
     for name, source in figure_paths.items():
         (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, workdir / name)

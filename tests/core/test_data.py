@@ -5,6 +5,7 @@ import functools
 import hashlib
 import http.server
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -293,8 +294,20 @@ def test_part_files_left_by_a_killed_download_are_removed_by_the_next(tmp_path):
 
 def test_a_relative_data_dir_is_taken_from_the_repository_root(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(data.ENV_DATA_DIR, "some/folder")
-    assert data.search_dirs()[0] == ROOT / "some" / "folder"
+    monkeypatch.setenv(data.ENV_DATA_DIR, "helpers/core")
+    assert data.search_dirs()[0] == ROOT / "helpers" / "core"
+
+
+@pytest.mark.parametrize(("kind", "said"), [("file", "is a file, not a folder"),
+                                             ("missing", "is no folder (it does not exist)")])
+def test_a_data_dir_that_is_no_folder_is_refused_before_any_download(isolated, monkeypatch, tmp_path, kind, said):
+    named = tmp_path / "mnist.npz"
+    if kind == "file":
+        named.write_bytes(b"not a folder")
+    monkeypatch.setenv(data.ENV_DATA_DIR, str(named))
+    monkeypatch.setattr(data, "download_file", lambda *args: pytest.fail("no download may start"))
+    with pytest.raises(data.DataError, match=f"MLCMS_DATA_DIR={named} {re.escape(said)}; point it at the folder"):
+        data.locate("mnist")
 
 
 def test_mnist_with_the_right_shapes_but_other_pixels_is_refused(real_mnist, isolated):

@@ -155,6 +155,24 @@ def test_distclean_removes_downloads_and_keeps_the_users_files(tmp_path):
     assert sorted(p.name for p in (copy / "data").iterdir()) == ["README.md", "my_measurements.csv"]
 
 
+@pytest.mark.parametrize("target", ["clean", "distclean"])
+def test_cleaning_waits_for_a_running_build_instead_of_deleting_its_files(tmp_path, target):
+    copy = copy_checkout(tmp_path / "copy")
+    (copy / "results").mkdir()
+    (copy / "results" / "task1_pca.json").write_text("{}")
+    seen = tmp_path / "seen.txt"
+    # a "build" holding the lock that looks at its results after a while
+    build = subprocess.Popen([sys.executable, "-m", "helpers.pipeline.lock", str(copy / "build" / ".build.lock"), "--",
+                              "bash", "-c", f"sleep 3; ls {copy / 'results'} > {seen}"], cwd=ROOT)
+    time.sleep(1)
+    cleaned = make(copy, target)
+    build.wait(timeout=60)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert "holds" in cleaned.stderr and "waiting for it to finish" in cleaned.stderr
+    assert seen.read_text().split() == ["task1_pca.json"]  # the build still had its files at its end
+    assert not (copy / "results").exists()  # and the cleaning came after it
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The same small build made with -j2 and with -j1, each in its own copy: notebooks at the same

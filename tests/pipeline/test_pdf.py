@@ -39,11 +39,29 @@ def test_pdf_has_title_block_tables_and_every_task_section(built):
     assert "import numpy" not in text  # code is hidden
 
 
-def test_tasks_without_an_executed_notebook_are_absent(smoke_root, tmp_path):
+def test_a_task_without_an_executed_notebook_stops_the_report(smoke_root, tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    shutil.copy(smoke_root / "notebooks" / "task1_pca.ipynb", folder)
-    tex = report.render_tex(folder, smoke_root, report.load_metadata(), tmp_path)
+    shutil.copy(smoke_root / "notebooks" / "task1_pca.ipynb", folder)  # the others removed, by `make clean` say
+    with pytest.raises(report.ReportError, match=r"no executed notebook for task2_diffusion_maps, task3_vae_mnist, "
+                                                 r"task4_fire_evacuation in .*remove it from report/metadata.yaml"):
+        report.render_tex(folder, smoke_root, report.load_metadata(), tmp_path)
+    assert not (tmp_path / "sections").exists()
+
+
+def _only_task1(tmp_path, **changes) -> Path:
+    """report/metadata.yaml with Task 1 alone and ``changes``."""
+    meta = yaml.safe_load((report.REPORT_DIR / "metadata.yaml").read_text())
+    meta["tasks"] = {"task1_pca": meta["tasks"]["task1_pca"]}
+    meta.update(changes)
+    path = tmp_path / "metadata.yaml"
+    path.write_text(yaml.safe_dump(meta))
+    return path
+
+
+def test_a_report_of_the_tasks_metadata_names_builds_without_the_others(smoke_root, tmp_path):
+    tex = report.render_tex(smoke_root / "notebooks", smoke_root, report.load_metadata(_only_task1(tmp_path)),
+                            tmp_path)
     assert r"\input{sections/task1_pca}" in tex and "task2" not in tex
 
 
@@ -154,6 +172,51 @@ def test_a_latex_error_keeps_its_log(smoke_root, tmp_path):
 def test_latex_specials_are_text_outside_math():
     assert latex_escape("50% of x_1 & $x_1$") == r"50\% of x\_1 \& $x_1$"
     assert latex_escape("$x$ \\input{y}", math=False) == r"\$x\$ \textbackslash{}input\{y\}"
+
+
+@pytest.mark.parametrize("math", [r"$\sigma(z) \le 1.1 \times \bar{\sigma}$", r"$\varphi_1^2, \mathrm{d}x$",
+                                  r"$\lVert x \rVert_2 \approx 3$", "$x \u2248 y$"])
+def test_plain_math_in_a_caption_stays_math(math):
+    assert latex_escape(math) == math
+
+
+@pytest.mark.parametrize("hostile", [r'$\input|"kpsewhich -var-value=HOME"$', r"$\csname input\endcsname{x}$",
+                                     r"$^^5cinput{x}$", r"$\def\x{y}$", r"$x % comment$", r"$\catcode`\^=0$"])
+def test_math_that_could_read_define_or_expand_is_printed_as_text(hostile):
+    escaped = latex_escape(f"a {hostile} b")
+    assert escaped.startswith(r"a \$") and escaped.endswith(r"\$ b")
+    assert "\\input" not in escaped and "\\csname" not in escaped and "^^" not in escaped
+
+
+def test_xelatex_runs_no_program(tmp_path, monkeypatch):
+    require_latex()
+    monkeypatch.setenv("MY_TOKEN", "ghp_SECRET123")
+    (tmp_path / "report.tex").write_text("\\documentclass{article}\\begin{document}\n"
+                                         "Token: \\input|\"kpsewhich -var-value=MY_TOKEN\" \\end{document}\n")
+    try:
+        report._run_xelatex(tmp_path, keep_log=tmp_path / "kept.log")
+    except report.ReportError:
+        pass  # TeX looks for a file of that name and stops: no program ran
+    text = "".join(p.read_text(errors="replace") for p in tmp_path.glob("*.log"))
+    if (tmp_path / "report.pdf").exists():
+        text += pdf_text(tmp_path / "report.pdf")
+    assert "kpsewhich" in text and "ghp_SECRET123" not in text
+
+
+def test_metadata_is_printed_as_text_and_reads_no_environment(smoke_root, tmp_path, monkeypatch):
+    require_latex()
+    monkeypatch.setenv("MY_TOKEN", "ghp_SECRET123")
+    group = 'Group A $\\input|"kpsewhich -var-value=MY_TOKEN" $ & 50% #1 ~ ^^5c'
+    metadata = _only_task1(tmp_path, group=group, authors=["A $\\def$", "Two"])
+    meta = yaml.safe_load(metadata.read_text())
+    meta["tasks"]["task1_pca"]["shares"] = {"A $\\def$": 50, "Two": 50}
+    metadata.write_text(yaml.safe_dump(meta))
+    out = report.build_report(smoke_root / "notebooks", tmp_path / "report.pdf", root=smoke_root,
+                              metadata_path=metadata, keep_tex=False)
+    text = " ".join(pdf_text(out).split())
+    assert "ghp_SECRET123" not in text and "ghp_SECRET123" not in out.read_bytes().decode("latin-1")
+    assert 'Group A $\\input|"kpsewhich -var-value=MY_TOKEN" $ & 50% #1 ~ ^^5c' in text
+    assert "A $\\def$, Two" in text
 
 
 def test_a_parameter_value_reaches_the_pdf_as_text(smoke_root, tmp_path):

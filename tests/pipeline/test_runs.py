@@ -171,7 +171,7 @@ def test_a_second_build_waits_for_the_lock_and_says_so(tmp_path):
     second = subprocess.run([sys.executable, "-m", "helpers.pipeline.lock", str(lock), "--", "bash", "-c",
                              f"echo second >> {marker}"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     first.wait(timeout=60)
-    assert second.returncode == 0 and f"another build of this checkout holds {lock}; waiting" in second.stderr
+    assert second.returncode == 0 and f"a build of this checkout holds {lock}; waiting" in second.stderr
     assert marker.read_text().split() == ["first", "second"]
 
 
