@@ -12,6 +12,7 @@ from .parameters import (
     check_ranges,
     each,
     increasing,
+    layer_sizes,
     length,
     less_than,
     one_of,
@@ -26,5 +27,6 @@ from .results import save_results
 from .tables import show_table
 
 __all__ = ["ParameterError", "across_seeds", "all_of", "apply_style", "at_least", "between", "check_parameters",
-           "check_ranges", "each", "fmt", "increasing", "length", "less_than", "one_of", "path", "percent", "plots",
-           "positive", "publish", "random_seed", "save_results", "say", "share", "show_table", "starts_with"]
+           "check_ranges", "each", "fmt", "increasing", "layer_sizes", "length", "less_than", "one_of", "path",
+           "percent", "plots", "positive", "publish", "random_seed", "save_results", "say", "share", "show_table",
+           "starts_with"]

@@ -199,6 +199,15 @@ def starts_with(*first) -> Rule:
     return Rule(lambda v: list(v[:len(first)]) == list(first), f"must start with {list(first)}")
 
 
+def layer_sizes(max_layers: int, max_width: int, max_weights: int) -> Rule:
+    """A network's hidden layer widths: 1 to ``max_layers`` layers of 1 to ``max_width`` units with at most
+    ``max_weights`` weights between consecutive layers (what the network's memory grows with)."""
+    return Rule(lambda v: 1 <= len(v) <= max_layers and all(1 <= w <= max_width for w in v)
+                and sum(a * b for a, b in zip(v, v[1:], strict=False)) <= max_weights,
+                f"must be 1 to {max_layers} layer sizes from 1 to {max_width} with at most {max_weights:,} weights "
+                "between consecutive layers")
+
+
 def length(n: int) -> Rule:
     return Rule(lambda v: len(v) == n, f"must have {n} elements")
 

@@ -54,6 +54,28 @@ LOG_2PI = math.log(2.0 * math.pi)
 LIKELIHOODS = ("gaussian", "bernoulli", "heteroscedastic")
 #: The heteroscedastic head's log sigma is kept above this (softly): sigma >= about 1e-3 of the data's scale.
 LOG_SIGMA_FLOOR = -7.0
+#: What the hidden layers may be. Memory and time grow with the weights between consecutive hidden
+#: layers (a hundred layers of 4096 units are 1.7 billion of them, gigabytes before the first step), so
+#: these are bounded as well as the layers' number and width; two layers of 4096 units are allowed.
+MAX_HIDDEN_LAYERS, MAX_LAYER_WIDTH, MAX_HIDDEN_WEIGHTS = 8, 4096, 4096**2
+
+
+def hidden_weights(hidden) -> int:
+    """The number of weights between consecutive hidden layers."""
+    return sum(a * b for a, b in zip(hidden, hidden[1:], strict=False))
+
+
+def check_hidden(hidden) -> tuple[int, ...]:
+    """``hidden`` as a tuple of layer widths within the bounds above, or a ValueError saying which bound."""
+    hidden = tuple(hidden)
+    if not 1 <= len(hidden) <= MAX_HIDDEN_LAYERS:
+        raise ValueError(f"hidden must name 1 to {MAX_HIDDEN_LAYERS} layer sizes, got {len(hidden)}.")
+    for size in hidden:
+        check_int(size, "every hidden layer size", high=MAX_LAYER_WIDTH)
+    if hidden_weights(hidden) > MAX_HIDDEN_WEIGHTS:
+        raise ValueError(f"hidden layers {list(hidden)} hold {hidden_weights(hidden):,} weights between them; at most "
+                         f"{MAX_HIDDEN_WEIGHTS:,} are allowed (two layers of {MAX_LAYER_WIDTH}).")
+    return tuple(int(size) for size in hidden)
 
 
 # --------------------------------------------------------------------------- losses
@@ -129,10 +151,8 @@ class VAE(keras.Model):
         super().__init__(**kwargs)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
-        if not hidden:
-            raise ValueError("hidden must name at least one layer size.")
         self.input_dim, self.latent_dim = check_int(input_dim, "input_dim"), check_int(latent_dim, "latent_dim")
-        self.hidden = tuple(check_int(h, "every hidden layer size") for h in hidden)
+        self.hidden = check_hidden(hidden)
         self.activation_name, self.likelihood = activation, likelihood
         self.kl_weight, self.seed = check_real(kl_weight, "kl_weight", low=0), check_int(seed, "seed", low=0)
         self.encoder_layers = [layers.Dense(h, activation=activation, name=f"encoder_{i}")

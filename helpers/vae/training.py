@@ -67,10 +67,7 @@ class TrainingConfig:
         object.__setattr__(self, "snapshot_epochs", tuple(sorted(set(self.snapshot_epochs))))
         for name in ("latent_dim", "batch_size", "max_epochs", "patience"):
             check_int(getattr(self, name), name)
-        if not self.hidden:
-            raise ValueError("hidden must name at least one layer size.")
-        for size in self.hidden:
-            check_int(size, "every hidden layer size")
+        object.__setattr__(self, "hidden", vae.check_hidden(self.hidden))
         check_int(self.min_epochs, "min_epochs", low=0, high=self.max_epochs)
         if self.likelihood not in vae.LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {vae.LIKELIHOODS}, got {self.likelihood!r}.")

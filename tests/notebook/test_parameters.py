@@ -12,6 +12,7 @@ from helpers.notebook.parameters import (
     declared_defaults,
     each,
     increasing,
+    layer_sizes,
     less_than,
     one_of,
     positive,
@@ -84,3 +85,11 @@ def test_the_declared_defaults_are_read_from_the_parameters_cell():
 def test_a_misspelled_name_is_refused_with_the_closest_declared_one():
     with pytest.raises(ParameterError, match="unknown parameter 'sed' \\(did you mean 'seed'\\?\\) in a.yaml"):
         check_names(_notebook("seed: int = 0\n"), {"sed": 1}, " in a.yaml")
+
+
+def test_layer_sizes_bound_the_number_the_width_and_the_weights_between_layers():
+    rule = layer_sizes(8, 4096, 4096**2)
+    assert rule([256, 256]) is None and rule([4096, 4096]) is None and rule([16] * 8) is None
+    for refused in ([], [4096] * 100, [16] * 9, [8192], [0], [4096, 4096, 2]):
+        assert rule(refused) == ("must be 1 to 8 layer sizes from 1 to 4096 with at most 16,777,216 weights between "
+                                 "consecutive layers"), refused

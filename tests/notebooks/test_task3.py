@@ -80,3 +80,15 @@ def test_the_manifold_is_read_for_every_stage(results):
         counts = [p["count"] for p in stage["meeting_pairs"]]
         assert counts == sorted(counts, reverse=True)
         assert all(a < b for a, b in (p["pair"] for p in stage["meeting_pairs"]))
+
+
+def test_hidden_layers_beyond_what_the_machine_holds_stop_the_first_cell(tmp_path):
+    import papermill
+
+    from ..conftest import run_notebook
+
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        run_notebook(TASK, tmp_path, hidden=[4096] * 100)
+    assert "parameter 'hidden' = [4096, 4096," in str(info.value)
+    assert "must be 1 to 8 layer sizes from 1 to 4096 with at most 16,777,216 weights" in str(info.value)
+    assert not (tmp_path / "results").exists() and not (tmp_path / "cache").exists()

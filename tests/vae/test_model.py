@@ -185,7 +185,7 @@ def test_bad_models_and_inputs_are_rejected():
         vae.VAE(10, likelihood="poisson")
     with pytest.raises(ValueError, match="kl_weight must be a number at least 0"):
         vae.VAE(10, kl_weight=-1)
-    with pytest.raises(ValueError, match="every hidden layer size must be an integer of at least 1"):
+    with pytest.raises(ValueError, match="every hidden layer size must be an integer from 1 to 4096, got 0"):
         vae.VAE(10, hidden=(8, 0))
     with pytest.raises(ValueError, match="must have 6 columns"):
         vae_inference.negative_elbo(_model(), np.zeros((3, 5)))

@@ -133,7 +133,10 @@ def test_a_diverging_run_stops_with_a_clear_error():
         ({"learning_rate": -0.01}, "learning_rate must be a number above 0"),
         ({"learning_rate": float("nan")}, "learning_rate must be a finite number"),
         ({"min_epochs": 30}, "min_epochs must be an integer from 0 to 20"),
-        ({"hidden": ()}, "hidden must name at least one"),
+        ({"hidden": ()}, "hidden must name 1 to 8 layer sizes, got 0"),
+        ({"hidden": (4096,) * 100}, "hidden must name 1 to 8 layer sizes, got 100"),
+        ({"hidden": (8192,)}, "every hidden layer size must be an integer from 1 to 4096, got 8192"),
+        ({"hidden": (4096, 4096, 4096)}, "hold 33,554,432 weights between them; at most 16,777,216"),
         ({"snapshot_epochs": (0,)}, "snapshot epoch 0 is outside"),
         ({"schedule": "step"}, "schedule must be one of \\('constant', 'cosine'\\), got 'step'"),
         ({"likelihood": "bernoulli", "value_range": (-1.0, 1.0)}, "Bernoulli likelihood needs data in \\[0, 1\\]"),
@@ -142,6 +145,11 @@ def test_a_diverging_run_stops_with_a_clear_error():
 def test_bad_configurations_are_rejected(changes, match):
     with pytest.raises(ValueError, match=match):
         _config(**changes)
+
+
+def test_the_largest_allowed_hidden_layers_pass():
+    assert _config(hidden=(4096, 4096)).hidden == (4096, 4096)
+    assert _config(hidden=[64] * 8).hidden == (64,) * 8
 
 
 def test_bad_data_is_rejected():
