@@ -1,8 +1,9 @@
 """The one cache of expensive results (trained models): a folder per key, written atomically.
 
 An entry is written into a temporary sibling folder and renamed into place when complete, so
-a reader sees a whole entry or none. An entry that cannot be read is a miss: it is removed,
-one line says so, and the caller recomputes it.
+a reader sees a whole entry or none. Its last file, ``complete``, lists the SHA-256 of every other
+file; an entry whose files differ from that list (edited, truncated, added or removed by hand) or
+that cannot be read is a miss: it is removed, one line says so, and the caller recomputes it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,28 @@ from .files import current_umask
 
 T = TypeVar("T")
 
-#: The marker written last into a complete entry.
+#: The manifest written last into a complete entry: ``{"files": {name: sha256}}``.
 COMPLETE = "complete"
+
+
+class BrokenEntry(ValueError):
+    """A cache entry's files are not the ones its manifest lists."""
+
+
+def _file_digests(folder: Path) -> dict[str, str]:
+    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file() and path.name != COMPLETE}
+
+
+def _check_manifest(folder: Path) -> None:
+    try:
+        listed = json.loads((folder / COMPLETE).read_text())["files"]
+    except (ValueError, KeyError, TypeError):
+        raise BrokenEntry("its manifest is missing or of an older version") from None
+    found = _file_digests(folder)
+    changed = sorted(name for name in set(listed) | set(found) if listed.get(name) != found.get(name))
+    if changed:
+        raise BrokenEntry(f"{', '.join(changed)} differ from what was written")
 
 
 def digest(*parts, length: int = 20) -> str:
@@ -69,6 +90,7 @@ class FolderCache:
         if folder is None or not (folder / COMPLETE).is_file():
             return None
         try:
+            _check_manifest(folder)
             return reader(folder)
         except Exception as error:  # noqa: BLE001 - any unreadable entry is a miss, never a crash
             self.log(f"cache: {folder} could not be read ({type(error).__name__}: {error}); recomputing it.")
@@ -87,7 +109,7 @@ class FolderCache:
             folder.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
             writer(tmp)
-            (tmp / COMPLETE).write_text("complete\n")
+            (tmp / COMPLETE).write_text(json.dumps({"files": _file_digests(tmp)}, indent=1, sort_keys=True) + "\n")
             _apply_umask(tmp)
             shutil.rmtree(folder, ignore_errors=True)  # a broken or older entry of the same key
             try:

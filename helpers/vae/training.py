@@ -285,7 +285,8 @@ def _key(config: TrainingConfig, x_train, x_validation, x_test) -> str:
 
 
 def _from_cache(cache: FolderCache, x_train, x_validation, x_test, config: TrainingConfig) -> TrainedVAE | None:
-    return cache.load(_key(config, x_train, x_validation, x_test), lambda folder: _read(folder, x_train.shape[1]))
+    return cache.load(_key(config, x_train, x_validation, x_test),
+                      lambda folder: _read(folder, x_train.shape[1], config))
 
 
 def _covers(cached: TrainedVAE | None, config: TrainingConfig) -> bool:
@@ -431,8 +432,21 @@ def _write(folder: Path, trained: TrainedVAE) -> None:
         "stopped_before_limit": trained.stopped_before_limit}, indent=1, sort_keys=True))
 
 
-def _read(folder: Path, input_dim: int) -> TrainedVAE:
+def _read(folder: Path, input_dim: int, config: TrainingConfig) -> TrainedVAE:
+    """The entry in ``folder``, refused (a ValueError, so a miss) where it contradicts ``config``."""
     meta = json.loads((folder / "training.json").read_text())
+    settings, history = meta["settings"], meta["history"]
+    mismatched = [name for name in ("latent_dim", "likelihood", "kl_weight", "seed")
+                  if settings.get(name) != getattr(config, name)] + ([] if tuple(settings.get("hidden", ())) ==
+                                                                      config.hidden else ["hidden"])
+    if mismatched:
+        raise ValueError(f"its model settings {', '.join(mismatched)} are not the configuration's")
+    epochs = len(history["training_loss"])
+    if not (1 <= epochs <= config.max_epochs and all(len(values) == epochs for values in history.values())):
+        raise ValueError(f"its history holds {epochs} epochs (and curves of other lengths?), the configuration "
+                         f"at most {config.max_epochs}")
+    if not 1 <= int(meta["best_epoch"]) <= epochs or bool(meta["stopped_before_limit"]) != (epochs < config.max_epochs):
+        raise ValueError(f"its best epoch {meta['best_epoch']} or its stop does not fit its {epochs} epochs")
     stages: dict[str, list[np.ndarray]] = {}
     with np.load(folder / "weights.npz") as archive:
         for name in sorted(archive.files):

@@ -67,5 +67,23 @@ def test_a_broken_entry_is_a_miss_that_says_so(tmp_path):
     assert len(said) == 1 and "could not be read" in said[0] and not (tmp_path / "thing-k").exists()
 
 
+@pytest.mark.parametrize("change", ["edit", "add", "remove", "old marker"])
+def test_an_entry_changed_after_it_was_written_is_a_miss_that_says_so(tmp_path, change):
+    said = []
+    store = cache.FolderCache(tmp_path, "thing", log=said.append)
+    store.store("k", lambda folder: [(folder / name).write_text(name) for name in ("a", "b")])
+    entry = tmp_path / "thing-k"
+    if change == "edit":
+        (entry / "a").write_text("A")
+    elif change == "add":
+        (entry / "c").write_text("c")
+    elif change == "remove":
+        (entry / "b").unlink()
+    else:
+        (entry / cache.COMPLETE).write_text("complete\n")  # what entries held before they listed their files
+    assert store.load("k", lambda folder: (folder / "a").read_text()) is None
+    assert len(said) == 1 and "could not be read (BrokenEntry" in said[0] and not entry.exists()
+
+
 def test_a_disabled_cache_stores_nothing():
     assert cache.FolderCache(None, "x").store("k", lambda folder: None) is None

@@ -119,6 +119,32 @@ def test_training_is_deterministic_and_the_cache_is_reused_extended_or_invalidat
     assert "could not be read" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("manifest", ["kept", "forged"])
+def test_a_cached_entry_that_contradicts_its_configuration_is_trained_again(tmp_path, capsys, manifest):
+    import hashlib
+
+    from helpers.core.cache import COMPLETE
+
+    x, validation = _shifted_data()
+    config = _config(max_epochs=3, min_epochs=3)
+    first = train_vae(x, validation, config, cache_dir=tmp_path, verbose=0)
+    entry = next(tmp_path.iterdir())
+    record = json.loads((entry / "training.json").read_text())
+    record["best_epoch"] = 7  # the edit of an outside review: a best epoch after the last
+    (entry / "training.json").write_text(json.dumps(record))
+    if manifest == "forged":  # the manifest made to fit: the entry's own contradiction still shows
+        listed = json.loads((entry / COMPLETE).read_text())
+        listed["files"]["training.json"] = hashlib.sha256((entry / "training.json").read_bytes()).hexdigest()
+        (entry / COMPLETE).write_text(json.dumps(listed))
+    capsys.readouterr()
+    again = train_vae(x, validation, config, cache_dir=tmp_path, verbose=0)
+    said = capsys.readouterr().err
+    assert not again.from_cache and again.best_epoch == first.best_epoch <= 3 and again.history == first.history
+    assert "could not be read" in said
+    assert ("training.json differ from what was written" if manifest == "kept" else "best epoch 7") in said
+    assert train_vae(x, validation, config, cache_dir=tmp_path, verbose=0).from_cache
+
+
 def test_a_diverging_run_stops_with_a_clear_error():
     x, validation = _shifted_data()
     with pytest.raises(FloatingPointError, match="lower the learning rate"):
