@@ -26,6 +26,9 @@ from .scenario import Placement, Scenario, ScenarioError, load_scenario, place_p
 MAX_TIME = 900.0
 #: A run simulates at most an hour, in at most a million steps.
 LONGEST, MAX_STEPS = 3600.0, 1_000_000
+#: The simulator's work and the recorded frames grow with people times steps; a run may take at most
+#: this many: the most Task 4 allows, 1000 people for 900 s in steps of 0.01 s, is 90 million.
+MAX_PERSON_STEPS = 100_000_000
 #: Positions are recorded every this many time steps (10 per second at the default step).
 RECORD_EVERY = 10
 
@@ -88,10 +91,14 @@ def simulate(scenario: Scenario, *, max_time: float = MAX_TIME, record_every: in
         check_int(record_every, "record_every")
     except ValueError as error:
         raise ScenarioError(str(error)) from None
-    steps = int(round(max_time / scenario.time_step))
+    steps, people = int(round(max_time / scenario.time_step)), len(scenario.positions)
     if steps > MAX_STEPS:
         raise ScenarioError(f"{max_time:g} s in steps of {scenario.time_step:g} s are {steps} steps; a run takes at "
                             f"most {MAX_STEPS}: a larger time step or a shorter time.")
+    if people * steps > MAX_PERSON_STEPS:
+        raise ScenarioError(f"{people} people for {max_time:g} s in steps of {scenario.time_step:g} s are "
+                            f"{people * steps:,} person-steps; a run takes at most {MAX_PERSON_STEPS:,}: fewer "
+                            "people, a shorter time (--max-time) or a larger time step.")
     writer = jps.SqliteTrajectoryWriter(output_file=sqlite, every_nth_frame=record_every) if sqlite else None
     try:
         simulation = jps.Simulation(model=jps.CollisionFreeSpeedModel(), geometry=scenario.area,
@@ -106,16 +113,21 @@ def simulate(scenario: Scenario, *, max_time: float = MAX_TIME, record_every: in
             person_of[agent] = person
     except RuntimeError as error:  # JuPedSim's native errors
         raise SimulationError(f"JuPedSim refused the scenario: {error}") from error
-    exit_times = np.full(len(scenario.positions), np.nan)
-    rows = [(person, 0, x, y) for person, (x, y) in enumerate(scenario.positions)]
+    exit_times = np.full(people, np.nan)
+    # Rows (person, frame, x, y), at most everyone in every recorded frame: allocated once, filled in order.
+    frames = np.empty((people * (steps // record_every + 1), 4))
+    frames[:people] = np.column_stack([np.arange(people), np.zeros(people), scenario.positions])
+    filled = people
     while simulation.agent_count() and simulation.iteration_count() < steps:
         simulation.iterate()
         for agent in simulation.removed_agents():
             exit_times[person_of[agent]] = simulation.elapsed_time()
         if simulation.iteration_count() % record_every == 0:
             frame = simulation.iteration_count() // record_every
-            rows += [(person_of[agent.id], frame, *agent.position) for agent in simulation.agents()]
-    return Evacuation(exit_times, np.array(rows, dtype=float), 1.0 / (record_every * scenario.time_step))
+            recorded = [(person_of[agent.id], frame, *agent.position) for agent in simulation.agents()]
+            frames[filled:filled + len(recorded)] = recorded
+            filled += len(recorded)
+    return Evacuation(exit_times, frames[:filled].copy(), 1.0 / (record_every * scenario.time_step))
 
 
 def crowd_in_area(evacuation: Evacuation, corners) -> dict:

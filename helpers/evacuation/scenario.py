@@ -40,7 +40,11 @@ MAX_PEOPLE = 10_000
 TIME_STEP_RANGE = (1e-3, 1.0)  # seconds
 MAX_RADIUS = 1.0  # metres
 MAX_SPEED = 10.0  # metres per second
-MAX_FILE_BYTES = 64 * 2**20
+MAX_FILE_BYTES = 8 * 2**20
+#: The outline's size: the checks and the simulator's set-up (it triangulates the area) grow with the
+#: vertices and holes (36,100 small holes took minutes before the first step; the areas Task 4 draws for
+#: radii from 0.5 to 3 m have at most 81 holes and 2,343 vertices).
+MAX_VERTICES, MAX_HOLES = 20_000, 500
 
 class ScenarioError(ValueError):
     """A walkable area, exit or set of start positions that makes no sense for a simulation."""
@@ -118,6 +122,10 @@ def check_area(area) -> shapely.Polygon:
     if not isinstance(area, shapely.Polygon):
         raise ScenarioError(f"the walkable area must be one shapely Polygon, got {type(area).__name__}; people in "
                             "separate pieces could never reach the exit.")
+    vertices, holes = int(shapely.get_num_coordinates(area)), int(shapely.get_num_interior_rings(area))
+    if vertices > MAX_VERTICES or holes > MAX_HOLES:
+        raise ScenarioError(f"the walkable area's outline has {vertices} vertices and {holes} holes; a scenario's "
+                            f"has at most {MAX_VERTICES} and {MAX_HOLES} (simplify it).")
     if area.is_empty or not area.area > 0:
         raise ScenarioError("the walkable area is empty.")
     coordinates = shapely.get_coordinates(area)

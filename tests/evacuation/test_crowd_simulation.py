@@ -216,6 +216,43 @@ def test_a_run_of_too_many_steps_is_refused_before_it_starts():
         crowd_simulation.simulate(slow, max_time=3600)
 
 
+def test_many_people_for_long_are_refused_before_the_simulator_starts(tmp_path, capsys):
+    area = shapely.box(0, 0, 300, 300)
+    grid = np.stack(np.meshgrid(np.arange(1, 101) * 2.0, np.arange(1, 101) * 2.0), axis=-1).reshape(-1, 2)
+    crowd = Scenario(area, shapely.box(290, 290, 299.5, 299.5), grid)  # 10,000 people: a scenario may hold them
+    path = scenario.write_scenario(tmp_path / "crowd10k.json", crowd)
+    assert crowd_simulation.main([str(path)]) == 2  # the default --max-time
+    said = capsys.readouterr().err
+    assert "10000 people for 900 s in steps of 0.01 s are 900,000,000 person-steps; a run takes at most " \
+           "100,000,000" in said
+    fine = Scenario(CORRIDOR, scenario.top_right_exit(CORRIDOR, size=2.0), np.array([[2.0, 2.0]]), time_step=0.001)
+    with pytest.raises(ScenarioError, match="person-steps"):  # a smaller time step counts as more steps
+        crowd_simulation.simulate(Scenario(area, crowd.exit, grid[:1000], time_step=0.001), max_time=900)
+    assert crowd_simulation.simulate(fine, max_time=20).all_out
+
+
+def test_the_recorded_frames_fill_one_array_of_everyone_in_every_frame(corridor_run):
+    frames = corridor_run.frames
+    assert frames.shape[1] == 4 and frames.flags.owndata
+    per_frame = np.bincount(frames[:, 1].astype(int))
+    assert per_frame[0] == 5 and np.all(np.diff(per_frame) <= 0)  # people only leave
+    assert frames[:, 1].tolist() == sorted(frames[:, 1].tolist())
+
+
+def test_an_outline_of_too_many_holes_is_refused_before_it_is_checked(tmp_path):
+    outer = shapely.box(0, 0, 200, 200)
+    holes = [shapely.box(x, y, x + 0.2, y + 0.2).exterior.coords for x in np.arange(1, 190, 1.0)
+             for y in np.arange(1, 190, 1.0)]  # 35,721 small holes, as an outside review sent
+    holey = shapely.Polygon(outer.exterior.coords, holes)
+    path = tmp_path / "holes.json"
+    path.write_text(json.dumps({"format": scenario.FORMAT, "area_wkt": holey.wkt,
+                                "exit_wkt": shapely.box(195, 195, 199, 199).wkt, "positions": [[150.5, 150.5]],
+                                "radius": 0.2, "desired_speed": 1.34, "time_step": 0.01}))
+    refused = "has 178610 vertices and 35721 holes; a scenario's has at most 20000 and 500"
+    with pytest.raises(ScenarioError, match=refused):
+        scenario.load_scenario(path)
+
+
 # ---------------------------------------------------------------- short simulations
 @pytest.fixture(scope="module")
 def corridor_run():
