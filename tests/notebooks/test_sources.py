@@ -79,10 +79,21 @@ def test_runs_outside_make_do_not_write_where_the_report_reads(path):
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebooks_are_committed_as_jupyter_writes_them_and_the_git_filter_leaves_them(path):
     """JupyterLab and nbconvert write this form, so opening a notebook changes nothing git sees."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
     text = path.read_text()
     notebook = nbformat.reads(text, as_version=4)
     assert nbformat.writes(notebook) + "\n" == text
-    stripped = nbstripout.strip_output(copy.deepcopy(notebook), keep_output=False, keep_count=False, keep_id=True,
+    # What a run in JupyterLab adds before it saves: the running kernel's spec, its language_info,
+    # outputs and execution counts.
+    saved = copy.deepcopy(notebook)
+    spec = KernelSpecManager().get_kernel_spec(notebook.metadata.kernelspec.name)
+    saved.metadata.kernelspec = {"display_name": spec.display_name, "language": spec.language,
+                                 "name": notebook.metadata.kernelspec.name}
+    saved.metadata.language_info = {"name": "python", "version": "3.11.7"}
+    code = next(cell for cell in saved.cells if cell.cell_type == "code")
+    code.execution_count, code.outputs = 1, [nbformat.v4.new_output("stream", text="hello\n")]
+    stripped = nbstripout.strip_output(saved, keep_output=False, keep_count=False, keep_id=True,
                                        extra_keys=["metadata.language_info"])
     assert nbformat.writes(stripped) == nbformat.writes(notebook)
 
