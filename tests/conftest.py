@@ -50,7 +50,7 @@ def smoke_parameters(name: str, output_root: Path, **overrides) -> dict:
 
 def run_notebook(name: str, output_root: Path, **overrides) -> Path:
     """Execute notebooks/<name>.ipynb with params/smoke/<name>.yaml into ``output_root`` with
-    papermill itself, as a user would by hand."""
+    papermill itself and the repository's engine, as the README runs one by hand."""
     import papermill
 
     params = smoke_parameters(name, output_root, output_dir=str(output_root), **overrides)
@@ -58,7 +58,7 @@ def run_notebook(name: str, output_root: Path, **overrides) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
         str(ROOT / "notebooks" / f"{name}.ipynb"), str(out), parameters=params,
-        cwd=str(ROOT / "notebooks"), progress_bar=False, kernel_name="python3",
+        cwd=str(ROOT / "notebooks"), progress_bar=False, kernel_name="python3", engine_name="mlcms",
     )
     return out
 

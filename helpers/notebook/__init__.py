@@ -20,6 +20,7 @@ from .parameters import (
     positive,
     random_seed,
     share,
+    smallest,
     starts_with,
 )
 from .prose import across_seeds, fmt, percent, say
@@ -29,4 +30,4 @@ from .tables import show_table
 __all__ = ["ParameterError", "across_seeds", "all_of", "apply_style", "at_least", "between", "check_parameters",
            "check_ranges", "each", "fmt", "increasing", "layer_sizes", "length", "less_than", "one_of", "path",
            "percent", "plots", "positive", "publish", "random_seed", "save_results", "say", "share", "show_table",
-           "starts_with"]
+           "smallest", "starts_with"]

@@ -83,14 +83,23 @@ def _type_name(expected) -> str:
     return getattr(expected, "__name__", None) or str(expected).replace("typing.", "")
 
 
+def _refusal(problems: list[str]) -> ParameterError:
+    """One error for every problem found: the problem itself, or a numbered list of them."""
+    if len(problems) == 1:
+        return ParameterError(problems[0])
+    return ParameterError(f"{len(problems)} parameters are wrong:\n" + "\n".join(
+        f"  {number}. {problem}" for number, problem in enumerate(problems, start=1)))
+
+
 def check_parameters(namespace: Mapping, checks: Mapping[str, typing.Callable] | None = None) -> dict:
-    """Check every annotated parameter in ``namespace`` against its annotation.
+    """Check every annotated parameter in ``namespace`` against its annotation and ``checks``.
 
     The notebook's ``parameters`` cell declares ``name: type = default``; papermill injects
-    new values after it. A name papermill injected that the cell does not declare (a typo) stops
-    the run with the closest declared name. A value of the wrong type stops the run with a
-    message naming the parameter, the expected type, the value received, and how to pass it. ``checks`` maps
-    names to a Rule (or any callable returning what is allowed, or None when the value is).
+    new values after it. A name papermill injected that the cell does not declare (a typo) is named
+    with the closest declared name; a value of the wrong type with the parameter, the expected type,
+    the value received and how to pass it; a value outside its range (``checks`` maps names to a
+    Rule, or any callable returning what is allowed, or None when the value is) with what is allowed.
+    Every problem is found before one ParameterError names them all.
     Returns the parameters as a dict (ints given for floats become floats).
     """
     annotations = namespace.get("__annotations__", {})
@@ -98,42 +107,57 @@ def check_parameters(namespace: Mapping, checks: Mapping[str, typing.Callable] |
         raise ParameterError(
             "the parameters cell declares no annotated parameters (write `name: type = default`)."
         )
+    problems = []
     unknown = [name for name in injected_names(namespace) if name not in annotations]
     if unknown:
-        raise ParameterError(unknown_parameter_message(unknown, list(annotations)))
-    params = {}
+        problems.append(unknown_parameter_message(unknown, list(annotations)))
+    params, wrong = {}, set()
     for name, expected in annotations.items():
         if name not in namespace:
-            raise ParameterError(f"parameter {name!r} is declared but has no value.")
+            problems.append(f"parameter {name!r} is declared but has no value.")
+            wrong.add(name)
+            continue
         value = namespace[name]
         if not _matches(value, expected):
-            raise ParameterError(
+            problems.append(
                 f"parameter {name!r} must be {_type_name(expected)}, got {type(value).__name__} "
                 f"{value!r}. Pass it with `papermill -p {name} VALUE` (numbers, True/False) or "
                 f"`-y '{name}: ...'` (lists, strings that look like numbers), or in a params/ YAML file."
             )
-        params[name] = float(value) if expected is float else value
+            wrong.add(name)
+        params[name] = float(value) if expected is float and name not in wrong else value
     if checks is not None:
-        check_ranges(params, checks)
+        problems += range_problems(params, checks, skip=wrong)
+    if problems:
+        raise _refusal(problems)
     return params
 
 
-def check_ranges(params: Mapping, checks: Mapping[str, typing.Callable]) -> None:
-    """Check values against declared ranges (Rules), after their types were checked: a value out
-    of range stops the run with the parameter, the value and what is allowed. Every parameter
-    needs a rule. Unset optional parameters (None) are skipped."""
+def range_problems(params: Mapping, checks: Mapping[str, typing.Callable], *, skip=()) -> list[str]:
+    """Every value outside its declared range (Rules), one sentence each; parameters in ``skip`` (of the
+    wrong type) and unset optional ones (None) are not checked. Every parameter needs a rule."""
     unchecked = [name for name in params if name not in checks]
     if unchecked:
-        raise ParameterError(f"no range is declared for {unchecked}; add a rule for each to check_ranges "
+        raise ParameterError(f"no range is declared for {unchecked}; add a rule for each to the checks "
                              "(at_least, between, share, one_of, path, ...).")
+    problems = []
     for name, check in checks.items():
         if name not in params:
             raise ParameterError(f"a range is declared for {name!r}, which is not a parameter.")
-        if params[name] is None:  # an optional parameter left unset (its type allows None)
+        if name in skip or params[name] is None:  # an optional parameter left unset (its type allows None)
             continue
         problem = check(params[name])
         if problem:
-            raise ParameterError(f"parameter {name!r} = {params[name]!r} is invalid: {problem}.")
+            problems.append(f"parameter {name!r} = {params[name]!r} is invalid: {problem}.")
+    return problems
+
+
+def check_ranges(params: Mapping, checks: Mapping[str, typing.Callable]) -> None:
+    """Check values against declared ranges (Rules), after their types were checked: every value out
+    of range is named, with what is allowed, in one ParameterError."""
+    problems = range_problems(params, checks)
+    if problems:
+        raise _refusal(problems)
 
 
 class Rule:
@@ -206,6 +230,13 @@ def layer_sizes(max_layers: int, max_width: int, max_weights: int) -> Rule:
                 and sum(a * b for a, b in zip(v, v[1:], strict=False)) <= max_weights,
                 f"must be 1 to {max_layers} layer sizes from 1 to {max_width} with at most {max_weights:,} weights "
                 "between consecutive layers")
+
+
+def smallest(*values):
+    """The smallest of ``values`` that are numbers: a bound that depends on other parameters, some of
+    which may be of the wrong type (each such one is named by itself; infinity if none is a number)."""
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return min(numbers) if numbers else math.inf
 
 
 def length(n: int) -> Rule:

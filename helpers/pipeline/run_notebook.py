@@ -27,35 +27,17 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import DeadKernelError
-from traitlets import CaselessStrEnum, default
 
 from helpers.core import timings
 from helpers.core.files import ROOT, SettingsError, read_yaml, read_yaml_file, terminate_as_interrupt
 from helpers.notebook.figures import sha256_bytes
 from helpers.notebook.parameters import ParameterError, check_names
 
-
-class IpcKernelManager(AsyncKernelManager):
-    """Kernels that talk over Unix sockets instead of TCP: no ports on the machine, and none of
-    ipykernel's warnings that TCP is unencrypted. Each kernel's sockets get a name of their own
-    (the default name is shared by all kernels started in one folder)."""
-
-    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
-
-    @default("ip")
-    def _socket_prefix(self) -> str:
-        return os.path.join(tempfile.gettempdir(), f"mlcms-kernel-{uuid.uuid4().hex[:16]}")
-
-
-#: How the pipeline's papermill runs start and end their kernels: on their own sockets, and ended at
-#: once when the last cell is done (a graceful shutdown printed asyncio's "Task was destroyed").
-KERNEL_OPTIONS = {"kernel_manager_class": IpcKernelManager, "shutdown_kernel": "immediate"}
+from .engine import KERNEL_OPTIONS
 
 
 class RunError(RuntimeError):

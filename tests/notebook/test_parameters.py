@@ -93,3 +93,20 @@ def test_layer_sizes_bound_the_number_the_width_and_the_weights_between_layers()
     for refused in ([], [4096] * 100, [16] * 9, [8192], [0], [4096, 4096, 2]):
         assert rule(refused) == ("must be 1 to 8 layer sizes from 1 to 4096 with at most 16,777,216 weights between "
                                  "consecutive layers"), refused
+
+
+def test_every_problem_is_named_at_once_names_types_and_ranges():
+    space = namespace(n=0, rate="fast", sizes=[5], In=["# Parameters\nnn = 1\nn = 0\nrate = 'fast'\n"])
+    with pytest.raises(ParameterError) as refused:
+        check_parameters(space, checks(n=at_least(1), rate=positive(), sizes=each(between(1, 3))))
+    message = str(refused.value)
+    assert message.startswith("4 parameters are wrong:\n  1. unknown parameter 'nn' (did you mean 'n'?)")
+    assert "\n  2. parameter 'rate' must be float, got str 'fast'." in message
+    assert "\n  3. parameter 'n' = 0 is invalid: must be at least 1." in message
+    assert "\n  4. parameter 'sizes' = [5] is invalid: must be a non-empty list whose every element" in message
+
+
+def test_a_bound_from_other_parameters_takes_the_numbers_among_them():
+    from helpers.notebook.parameters import smallest
+
+    assert smallest(100, 20) == 20 and smallest(100, "twenty") == 100 and smallest("a") == float("inf")

@@ -61,11 +61,11 @@ def test_parameter_files_hold_only_what_differs_from_the_defaults(path):
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_parameter_has_a_declared_range(path):
-    """check_ranges names every parameter of the parameters cell (sizes, indices, rates, paths, ...)."""
+    """check_parameters' checks name every parameter of the parameters cell (sizes, indices, rates, paths, ...)."""
     code = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
     calls = [node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Call)
-             and getattr(node.func, "id", None) == "check_ranges"]
-    assert len(calls) == 1, "one check_ranges call right after check_parameters"
+             and getattr(node.func, "id", None) == "check_parameters"]
+    assert len(calls) == 1 and len(calls[0].args) == 2, "one check_parameters call with the ranges, after the parameters"
     declared = {key.value for key in calls[0].args[1].keys}
     assert declared == set(_defaults(path)), f"without a range: {set(_defaults(path)) - declared}"
 

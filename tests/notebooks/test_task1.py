@@ -69,3 +69,15 @@ def test_a_misspelled_parameter_given_to_papermill_stops_the_notebook_with_the_c
         run_notebook("task1_pca", tmp_path, image_widht=100)
     assert "unknown parameter 'image_widht' (did you mean 'image_width'?)" in str(info.value)
     assert not (tmp_path / "figures").exists() and not (tmp_path / "results").exists()
+
+
+def test_every_wrong_parameter_is_named_first_and_the_kernel_is_quiet(tmp_path, capfd):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError):
+        run_notebook("task1_pca", tmp_path, resize_methd="x", image_width=5000)
+    said = capfd.readouterr().err
+    assert "error: 2 parameters are wrong:\n  1. unknown parameter 'resize_methd' (did you mean 'resize_method'?)" \
+        in said
+    assert "\n  2. parameter 'image_width' = 5000 is invalid: must be in [2, 1024]." in said
+    assert "without encryption" not in said  # the kernel talks over a Unix socket
