@@ -57,5 +57,9 @@ def save_results(task: str, values: Mapping, *, parameters: Mapping | None = Non
 
 
 def _shown(path: Path) -> str:
-    """A path as the user knows it: relative to the repository when inside it."""
-    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+    """A path the reader can follow from where the code runs (a kernel in JupyterLab runs in notebooks/):
+    relative to the working folder when both lie in the repository, else absolute."""
+    here = Path.cwd().resolve()
+    if path.is_relative_to(ROOT) and here.is_relative_to(ROOT):
+        return Path(os.path.relpath(path, here)).as_posix()
+    return str(path)

@@ -1,6 +1,7 @@
 """The results file: every number the report quotes, with the parameters and the environment."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -31,3 +32,17 @@ def test_a_run_says_where_its_results_and_figures_went(tmp_path, capsys):
     save_results("taskx", {"value": 1.5}, output_dir=tmp_path)
     assert capsys.readouterr().out == (f"Wrote {tmp_path}/results/taskx.json and 1 figures (PDF and PNG) in "
                                        f"{tmp_path}/figures/taskx/.\n")
+
+
+def test_a_run_in_the_repository_names_its_outputs_from_the_folder_it_runs_in(monkeypatch, capsys):
+    from helpers.core.files import ROOT
+
+    monkeypatch.chdir(ROOT / "notebooks")  # where JupyterLab's kernel runs
+    output = ROOT / "build" / "test-results-path"
+    try:
+        save_results("taskx", {"value": 1.5}, output_dir=output)
+    finally:
+        shutil.rmtree(output, ignore_errors=True)
+    said = capsys.readouterr().out
+    assert said.startswith("Wrote ../build/test-results-path/results/taskx.json and 0 figures")
+    assert said.endswith("in ../build/test-results-path/figures/taskx/.\n")
