@@ -65,7 +65,7 @@ def test_every_parameter_has_a_declared_range(path):
     code = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
     calls = [node for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Call)
              and getattr(node.func, "id", None) == "check_parameters"]
-    assert len(calls) == 1 and len(calls[0].args) == 2, "one check_parameters call with the ranges, after the parameters"
+    assert len(calls) == 1 and len(calls[0].args) == 2, "one check_parameters call, with the ranges"
     declared = {key.value for key in calls[0].args[1].keys}
     assert declared == set(_defaults(path)), f"without a range: {set(_defaults(path)) - declared}"
 
