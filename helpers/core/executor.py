@@ -84,12 +84,43 @@ def thread_settings(threads: int) -> dict[str, str]:
                                        "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
+#: Whether this process is running a job of ``run_all`` (set in pool workers around each job).
+_in_job = False
+
+
 def _start_worker(settings: dict[str, str]) -> None:
-    """A worker's set-up: its thread settings, and Ctrl-C's KeyboardInterrupt. A process started in
-    the background (``cmd &`` in a script, nohup) inherits SIGINT ignored, and Python then leaves it
+    """A worker's set-up: its thread settings, and what SIGINT does. During a job it is Ctrl-C's
+    KeyboardInterrupt, so that the run cleans up (a papermill run shuts its kernel down); between
+    jobs, or while a job's code is imported, the worker has nothing to clean up and ends quietly
+    (an interrupt there printed a traceback of the import per worker). A process started in the
+    background (``cmd &`` in a script, nohup) inherits SIGINT ignored, and Python then leaves it
     ignored; the worker would miss the SIGINT with which ``_stop_workers`` lets its run clean up."""
     os.environ.update(settings)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, _interrupt_worker)
+
+
+def _interrupt_worker(signum, frame) -> None:
+    if _in_job:
+        raise KeyboardInterrupt
+    os._exit(128 + signal.SIGINT)
+
+
+def _run_job(fn: Callable, *args):
+    """``fn(*args)``, marked as a job (see ``_start_worker``)."""
+    global _in_job
+    _in_job = True
+    try:
+        return fn(*args)
+    finally:
+        _in_job = False
+
+
+class Interrupted(KeyboardInterrupt):
+    """Runs were stopped by an interrupt; the message says which. In a notebook it shows as this
+    message alone, without the frames of the pool's threads."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
 
 
 class InlineExecutor(cf.Executor):
@@ -179,15 +210,18 @@ def run_all(fn: Callable, jobs: Mapping[str, tuple], *, pool: cf.Executor | None
     if pool is None:
         with executor(**settings) as pool:
             return run_all(fn, jobs, pool=pool, log=log, watch=watch)
-    futures = {pool.submit(fn, *args): label for label, args in jobs.items()}
+    futures = {pool.submit(_run_job, fn, *args): label for label, args in jobs.items()}
     outcomes: dict[str, object] = {}
     try:
         _collect(futures, outcomes, log, watch)
     except KeyboardInterrupt:
-        stopped = [label for future, label in futures.items() if not future.done() or future.cancelled()]
-        print(f"interrupted: stopping {len(stopped)} of {len(jobs)} runs ({', '.join(stopped)}); "
-              f"{len(outcomes)} had finished.", file=sys.stderr, flush=True)
-        raise
+        # Every run without an outcome was stopped: queued, running, or interrupted in its worker (a
+        # terminal's Ctrl-C and JupyterLab's Stop reach the workers too, and their runs end first).
+        stopped = [label for label in jobs if label not in outcomes]
+        message = (f"interrupted: stopping {len(stopped)} of {len(jobs)} runs ({', '.join(stopped)}); "
+                   f"{len(outcomes)} had finished.")
+        print(message, file=sys.stderr, flush=True)
+        raise Interrupted(message) from None
     return {label: outcomes[label] for label in jobs}
 
 
@@ -207,6 +241,8 @@ def _record(future: cf.Future, label: str, outcomes: dict, log: Callable[[str], 
     """A finished run's result, or its Failure, into ``outcomes``."""
     try:
         outcomes[label] = future.result()
+    except KeyboardInterrupt:
+        raise Interrupted(f"{label} was interrupted in its worker") from None
     except Exception as error:  # noqa: BLE001 - reported with its label; the other runs go on
         text = "".join(traceback.format_exception(error))
         outcomes[label] = Failure(label, _one_line(error), text)
@@ -233,8 +269,8 @@ class Board:
     place: in a notebook as one output that changes, elsewhere (a terminal, make) as the lines on
     stderr when they changed, at most every ``every`` seconds. ``close()`` shows the last state."""
 
-    def __init__(self, title: str, labels, *, every: float = 60.0):
-        self.title, self.lines = title, {label: "waiting" for label in labels}
+    def __init__(self, title: str, labels, *, every: float = 60.0, waiting: str = "waiting"):
+        self.title, self.lines = title, {label: waiting for label in labels}
         self.every, self.shown_at, self.shown = every, 0.0, None
         self.handle = _notebook_display(self.text())
 

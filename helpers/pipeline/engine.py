@@ -6,35 +6,17 @@ It is papermill's own engine (nbclient) with the kernel options of the pipeline'
 talk over Unix sockets instead of TCP (no ports on the machine, and none of ipykernel's warnings
 that TCP is unencrypted) and end at once after the last cell. A notebook that refuses its
 parameters has its message printed first, before papermill's traceback. Registered under
-papermill's ``papermill.engine`` entry point in ``pyproject.toml``.
+papermill's ``papermill.engine`` entry point in ``pyproject.toml``; papermill imports this module
+when it loads its engines, and nothing else should (it would import papermill, which imports it).
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
-import uuid
 
-from jupyter_client.manager import AsyncKernelManager
 from papermill.engines import NBClientEngine
-from traitlets import CaselessStrEnum, default
 
-
-class IpcKernelManager(AsyncKernelManager):
-    """Kernels that talk over Unix sockets instead of TCP. Each kernel's sockets get a name of their
-    own (the default name is shared by all kernels started in one folder)."""
-
-    transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
-
-    @default("ip")
-    def _socket_prefix(self) -> str:
-        return os.path.join(tempfile.gettempdir(), f"mlcms-kernel-{uuid.uuid4().hex[:16]}")
-
-
-#: How papermill runs start and end their kernels: on their own sockets, and ended at once when the
-#: last cell is done (a graceful shutdown printed asyncio's "Task was destroyed").
-KERNEL_OPTIONS = {"kernel_manager_class": IpcKernelManager, "shutdown_kernel": "immediate"}
+from .kernels import KERNEL_OPTIONS
 
 #: The exception a notebook's first cells raise for parameters they refuse (helpers.notebook.parameters).
 REFUSED = "ParameterError"

@@ -37,7 +37,7 @@ from helpers.core.files import ROOT, SettingsError, read_yaml, read_yaml_file, t
 from helpers.notebook.figures import sha256_bytes
 from helpers.notebook.parameters import ParameterError, check_names
 
-from .engine import KERNEL_OPTIONS
+from .kernels import KERNEL_OPTIONS
 
 
 class RunError(RuntimeError):

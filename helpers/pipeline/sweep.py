@@ -35,7 +35,7 @@ from helpers.core.executor import Failure, run_all
 from helpers.core.files import ROOT, SettingsError, read_yaml_file, terminate_as_interrupt, write_atomic
 from helpers.notebook.parameters import ParameterError, check_names
 
-from .engine import KERNEL_OPTIONS
+from .kernels import KERNEL_OPTIONS
 from .run_notebook import parameter_value
 
 #: The results name each sweep notebook saves under (results/point.json).

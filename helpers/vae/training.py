@@ -28,6 +28,7 @@ from helpers.core.validation import check_int, check_real, validate_data
 from helpers.core.versions import installed
 
 from . import model as vae
+from . import pool_job
 
 keras = vae.keras
 
@@ -324,13 +325,6 @@ def train_vae(x_train, x_validation, config: TrainingConfig, *, x_test=None,
     return trained
 
 
-def _train_into_cache(x_train, x_validation, x_test, config: TrainingConfig, cache_dir, progress_file: str) -> int:
-    """``train_vae`` in a worker: the model goes to the cache, only its number of epochs comes back; each
-    epoch's line goes to ``progress_file``."""
-    return train_vae(x_train, x_validation, config, x_test=x_test, cache_dir=cache_dir,
-                     progress_file=progress_file).epochs_trained
-
-
 def train_many(x_train, x_validation, configs: Mapping[object, TrainingConfig], *, x_test=None,
                cache_dir: str | os.PathLike | None = None, verbose: bool = True) -> dict[object, TrainedVAE]:
     """``train_vae`` for each of ``configs`` on the same data: ``{name: trained}`` (see train_each)."""
@@ -361,23 +355,35 @@ def train_each(jobs: Mapping[object, tuple], *, x_test=None, cache_dir: str | os
         with tempfile.TemporaryDirectory(prefix=".progress-", dir=cache_dir) as folder:
             files = {_label(name): str(Path(folder) / f"{index}.txt") for index, name in enumerate(order)}
             board = Board(f"Training {len(missing)} models side by side, the longest first (Stop ends them; each "
-                          "finished model is cached, so a rerun loads it):", files) if verbose else None
+                          "finished model is cached, so a rerun loads it):", files, waiting="queued") \
+                if verbose else None
+
+            def last(label: str) -> str:
+                return Path(files[label]).read_text() if Path(files[label]).is_file() else ""
 
             def watch():
-                for label, file in files.items():
-                    if not board.lines[label].startswith(("done", "failed")) and Path(file).is_file():
-                        board.update(label, Path(file).read_text())
+                for label in files:
+                    if not board.lines[label].startswith(("done", "failed")) and last(label):
+                        board.update(label, last(label))
                 board.show()
 
             def log(line: str):
                 label = next(label for label in files if line.startswith(label + " "))
-                last = Path(files[label]).read_text() if Path(files[label]).is_file() else ""
-                board.update(label, line.removeprefix(label + " ") + (f" ({last})" if last else ""))
+                board.update(label, line.removeprefix(label + " ") + (f" ({last(label)})" if last(label) else ""))
 
             # Every worker may use every core, so that the model left training alone at the end uses them all.
-            outcomes = run_all(_train_into_cache, {_label(name): (*missing[name], cache_dir, files[_label(name)])
-                                                   for name in order},
-                               threads=cores(), watch=watch if board else None, log=log if board else None)
+            work = {_label(name): (*missing[name][:3], dataclasses.asdict(missing[name][3]), cache_dir,
+                                    files[_label(name)]) for name in order}
+            try:
+                outcomes = run_all(pool_job.train_into_cache, work, threads=cores(), watch=watch if board else None,
+                                   log=log if board else None)
+            except KeyboardInterrupt:
+                if board:
+                    for label in files:
+                        if not board.lines[label].startswith(("done", "failed")):
+                            board.update(label, "stopped" + (f" ({last(label)})" if last(label) else ""))
+                    board.close()
+                raise
             if board:
                 board.close()
         failed = failures(outcomes)

@@ -156,19 +156,21 @@ if __name__ == "__main__":
 
 
 def sigint_handler() -> str:
-    return repr(signal.getsignal(signal.SIGINT))
+    handler = signal.getsignal(signal.SIGINT)
+    return getattr(handler, "__qualname__", repr(handler))
 
 
 def test_pool_workers_turn_sigint_into_keyboard_interrupt_even_when_started_with_it_ignored():
     """A build started in the background (``make report &``) runs with SIGINT ignored; its workers must
-    still hear the SIGINT with which a stopped pool lets their runs clean up."""
+    still hear the SIGINT with which a stopped pool lets their runs clean up (a KeyboardInterrupt during
+    a job, a quiet end between jobs)."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what the workers inherit
     try:
         with executor.executor(max_workers=2) as pool:
             handlers = {pool.submit(sigint_handler).result() for _ in range(4)}
     finally:
         signal.signal(signal.SIGINT, previous)
-    assert handlers == {repr(signal.default_int_handler)}
+    assert handlers == {"_interrupt_worker"}
 
 
 def test_an_interrupted_pool_run_stops_its_workers_and_says_what_it_stopped(tmp_path):
@@ -200,3 +202,45 @@ def test_an_interrupted_pool_run_stops_its_workers_and_says_what_it_stopped(tmp_
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert not list(tmp_path.glob("*.done"))
+
+
+GROUP_SCRIPT = """
+import os, signal, sys, time
+from pathlib import Path
+from helpers.core import executor
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
+def mark_then_sleep(folder, label, seconds):
+    (Path(folder) / f"{label}.pid").write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return label
+
+if __name__ == "__main__":
+    folder = sys.argv[1]
+    jobs = {"run0": (folder, "run0", 0), "run1": (folder, "run1", 60), "run2": (folder, "run2", 60)}
+    try:
+        executor.run_all(mark_then_sleep, jobs, max_workers=3)
+    except executor.Interrupted as stopped:
+        print("shown in a notebook:", *stopped._render_traceback_())
+        sys.exit(130)
+"""
+
+
+def test_stop_that_reaches_the_whole_process_group_names_what_it_stopped_and_nothing_else(tmp_path):
+    """JupyterLab's Stop and a terminal's Ctrl-C send SIGINT to the kernel's process group: the workers
+    hear it at the same time as the kernel, those running a job and those idle or still importing."""
+    script = tmp_path / "group.py"
+    script.write_text(GROUP_SCRIPT)
+    process = subprocess.Popen([sys.executable, str(script), str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("*.pid"))) < 3:
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.2)
+    time.sleep(1)  # run0 is done: its worker waits for work
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.strip() == "interrupted: stopping 2 of 3 runs (run1, run2); 1 had finished.", err
+    assert out.strip() == "shown in a notebook: interrupted: stopping 2 of 3 runs (run1, run2); 1 had finished."

@@ -249,3 +249,37 @@ def test_the_tensorflow_pipeline_runs_on_its_own_thread_and_feeds_the_same_batch
         assert [b.shape[0] for b in ours] == [64, 64, 64, 58]
         assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
     assert not np.array_equal(ours[0], x[:64])  # shuffled
+
+
+def test_a_pool_worker_says_it_is_starting_before_it_imports_keras(tmp_path):
+    checked = subprocess.run([sys.executable, "-c", "import sys, helpers.vae.pool_job; "
+                              "print(sorted({'keras', 'tensorflow', 'jax'} & set(sys.modules)))"],
+                             capture_output=True, text=True, check=True)
+    assert checked.stdout.strip() == "[]"
+    from helpers.vae import pool_job
+
+    progress = tmp_path / "progress.txt"
+    with pytest.raises(ValueError, match="hidden must name"):  # the configuration is read after the import
+        pool_job.train_into_cache(None, None, None, {"hidden": ()}, None, str(progress))
+    assert progress.read_text() == pool_job.STARTING
+
+
+def test_a_stopped_side_by_side_training_shows_what_was_stopped(tmp_path, monkeypatch, capsys):
+    from helpers.core.executor import Interrupted
+    from helpers.vae import training
+
+    def interrupted(fn, jobs, **settings):
+        first = next(iter(jobs.values()))
+        (tmp_path / "progress").mkdir(exist_ok=True)
+        fn_args = list(first)
+        with open(fn_args[-1], "w") as progress:
+            progress.write("epoch 59 of at most 60; best validation loss 1.00 (epoch 58)")
+        raise Interrupted("interrupted: stopping 2 of 2 runs")
+
+    monkeypatch.setattr(training, "run_all", interrupted)
+    x, validation = _shifted_data()
+    with pytest.raises(Interrupted):
+        training.train_many(x, validation, {"a": _config(seed=1), "b": _config(seed=2)}, cache_dir=tmp_path)
+    board = capsys.readouterr().err.splitlines()
+    assert board[-2:] == ["  a  stopped (epoch 59 of at most 60; best validation loss 1.00 (epoch 58))",
+                          "  b  stopped"]
