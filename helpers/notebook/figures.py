@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import Collection
 from matplotlib.lines import Line2D
+from matplotlib.path import Path as MplPath
 from matplotlib.text import Annotation
 
 from helpers.core.files import ROOT, atomic_path, figures_dir, output_root
@@ -166,6 +167,57 @@ def undrawn(fig, *, drawn: bool = False) -> list[str]:
     return problems
 
 
+def covered(fig, *, drawn: bool = False) -> list[str]:
+    """Legends that hide data: a legend whose box lies over its axes (or a figure legend over any axes)
+    and covers a point or a stretch of a line, a scatter point, a bar or a text of them. Shaded areas
+    and images may lie under a legend. ``drawn`` as for ``undrawn``."""
+    if not drawn:
+        fig.draw_without_rendering()
+    pairs = [(ax.get_legend(), [ax]) for ax in fig.axes] + [(legend, fig.axes) for legend in fig.legends]
+    problems = []
+    for legend, axes in pairs:
+        if legend is None or not legend.get_visible():
+            continue
+        box = legend.get_window_extent()
+        for ax in axes:
+            if not box.overlaps(ax.bbox):
+                continue
+            hidden = [what for what, artist in _data_artists(ax) if _under(artist, box)]
+            if hidden:
+                name = ax.get_title() or f"axes {fig.axes.index(ax) + 1}"
+                problems.append(f"the legend covers data of {name!r}: {', '.join(sorted(set(hidden)))}; move it "
+                                "outside the axes or to an empty corner")
+    return problems
+
+
+def _data_artists(ax):
+    """``(kind, artist)`` of what ``ax`` shows as data: lines, collections of points or segments, bars, texts."""
+    bars = [patch for container in ax.containers for patch in getattr(container, "patches", [])]
+    lines = [("a line", line) for line in ax.get_lines() if line.get_visible() and len(line.get_xydata())]
+    collections = [("points or segments", c) for c in ax.collections
+                   if c.get_visible() and (len(c.get_offsets()) or type(c).__name__ == "LineCollection")]
+    return [*lines, *collections, *(("a bar", bar) for bar in bars if bar.get_visible()),
+            *(("a text", text) for text in ax.texts if text.get_visible() and text.get_text().strip())]
+
+
+def _under(artist, box) -> bool:
+    """Whether some drawn part of ``artist`` lies inside the display box ``box``."""
+    if isinstance(artist, Line2D):
+        points = artist.get_transform().transform(artist.get_xydata())
+        points = points[np.isfinite(points).all(axis=1)]
+        if artist.get_linestyle() in ("None", "none", "", " ") or len(points) < 2:
+            return any(box.contains(x, y) for x, y in points)
+        return MplPath(points).intersects_bbox(box, filled=False)
+    if isinstance(artist, Collection) and len(artist.get_offsets()):
+        points = artist.get_offset_transform().transform(artist.get_offsets())
+        return any(box.contains(x, y) for x, y in points if np.isfinite(x) and np.isfinite(y))
+    if isinstance(artist, Collection):  # segments (vlines, error bars)
+        transform = artist.get_transform()
+        return any(MplPath(transform.transform(path.vertices)).intersects_bbox(box, filled=False)
+                   for path in artist.get_paths() if len(path.vertices))
+    return artist.get_window_extent().overlaps(box)
+
+
 def _shows_something(artist, inside) -> bool:
     """Whether some point or part of ``artist`` lies in the display box ``inside``."""
     if isinstance(artist, Line2D):
@@ -193,11 +245,13 @@ def save_figure(fig, task: str, name: str, caption: str, *, output_dir: str | os
     folder = figures_dir(task, output_dir)
     try:
         contents = {"pdf": _rendered(fig, "pdf", _PDF_METADATA), "png": _rendered(fig, "png", _PNG_METADATA)}
-        missing = undrawn(fig, drawn=True)
+        missing, hidden = undrawn(fig, drawn=True), covered(fig, drawn=True)
     finally:
         plt.close(fig)
     if missing:
         raise FigureError(f"figure {name!r} promises what it does not draw: {'; '.join(missing)}.")
+    if hidden:
+        raise FigureError(f"figure {name!r} hides its data: {'; '.join(hidden)}.")
     for kind, content in contents.items():
         with atomic_path(folder / f"{name}.{kind}") as tmp:
             tmp.write_bytes(content)

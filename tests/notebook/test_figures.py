@@ -78,6 +78,26 @@ def test_a_figure_with_an_annotation_outside_its_axes_is_not_saved(tmp_path):
     assert not (tmp_path / "figures" / "t").exists()
 
 
+def test_a_legend_over_bars_lines_or_points_is_named_and_one_beside_them_is_not(tmp_path):
+    fig, (bars, curve) = figures.new_figure(1, 2)
+    bars.bar(range(10), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], label="height")
+    bars.set_title("bars")
+    bars.legend(loc="upper right")  # over the tallest bars, as a figure of the report had it
+    curve.plot([0, 1], [0, 1], label="rising")
+    curve.scatter([1.0], [0.0], label="a point")
+    curve.legend(loc="lower right")  # over the point
+    assert figures.covered(fig) == [
+        "the legend covers data of 'bars': a bar; move it outside the axes or to an empty corner",
+        "the legend covers data of 'axes 2': points or segments; move it outside the axes or to an empty corner"]
+    with pytest.raises(figures.FigureError, match="figure 'bars' hides its data: the legend covers data of 'bars'"):
+        figures.save_figure(fig, "t", "bars", "Bars.", output_dir=tmp_path)
+    fig, ax = figures.new_figure()
+    ax.plot([0, 1], [0, 1], label="rising")
+    ax.legend(loc="upper left")  # the empty corner above the diagonal
+    assert figures.covered(fig) == []
+    plt.close("all")
+
+
 def test_a_notebook_shows_a_figure_as_wide_as_on_the_page(tmp_path):
     from IPython.core.formatters import format_display_data
 
