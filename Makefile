@@ -290,11 +290,13 @@ check-reproducible: check-venv
 	else echo "NOT reproducible: the files above differ between two builds" >&2; exit 1; fi
 
 # JupyterLab serves the repository, so that runs' outputs (build/interactive/) are in its file browser,
-# and opens notebooks/. As root (containers) it needs --allow-root; LAB_ARGS passes further options.
+# and opens notebooks/. Its kernels talk over Unix sockets, as the pipeline's do: no ports, and none of
+# ipykernel's warnings that TCP is unencrypted. As root (containers) it needs --allow-root; LAB_ARGS
+# passes further options.
 LAB_ARGS ?=
 lab: check-venv
 	@"$(PYTHON)" -m jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
-	    $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+	    --KernelManager.transport=ipc $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 # ---------------------------------------------------------------- cleaning
 # clean keeps build/cache (trained models, which take minutes to recompute) and figures/README.md;
