@@ -106,38 +106,25 @@ def energy_bars(energy: np.ndarray, *, n_shown: int = 10, threshold: float | Non
     return fig
 
 
-def trajectories(paths: Mapping[str, np.ndarray], *, styles: Mapping[str, dict] | None = None,
-                 ncols: int = 1, panels: Sequence[Sequence[str]] | None = None,
-                 titles: Sequence[str] | None = None):
-    """2-D paths (arrays of shape (steps, 2)); ``panels`` groups path names into subplots."""
-    panels = panels or [list(paths)]
-    nrows = int(np.ceil(len(panels) / ncols))
-    fig, axes = new_figure(nrows, ncols, aspect=0.42 * nrows * (2 / ncols), squeeze=False)
-    for ax, names, title in zip(axes.flat, panels, titles or [""] * len(panels), strict=False):
-        for name in names:
-            path = paths[name]
-            ax.plot(path[:, 0], path[:, 1], label=name, **(styles or {}).get(name, {}))
-            ax.plot(*path[0], "o", color="k", ms=3)
-        ax.set(xlabel="$x$", ylabel="$y$", title=title)
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.legend(frameon=False, fontsize=7)
-    return fig
-
-
 def pedestrian_paths(paths: Mapping[int, Mapping[int, np.ndarray]], *, ncols: int = 2):
     """One panel per pedestrian: the original path (grey, key 0) and its reconstructions from L
-    components (other keys), as reconstructed_paths returns them."""
-    names, styles, panels = {}, {}, []
-    for pedestrian, versions in paths.items():
-        panel = []
+    components (other keys), as reconstructed_paths returns them; a dot marks where each starts. One
+    legend for all panels, below them, where it hides no path."""
+    nrows = int(np.ceil(len(paths) / ncols))
+    fig, axes = new_figure(nrows, ncols, aspect=0.42 * nrows * (2 / ncols), squeeze=False)
+    for ax in axes.flat[len(paths):]:
+        ax.axis("off")
+    for ax, (pedestrian, versions) in zip(axes.flat, paths.items(), strict=False):
         for i, (n, points) in enumerate(versions.items()):
-            name = f"pedestrian {pedestrian + 1}, " + ("original" if n == 0 else f"{n} components")
-            names[name] = points
-            styles[name] = ({"color": "0.6", "lw": 0.6} if n == 0 else
-                            {"color": f"C{i - 1}", "lw": 1.0, "ls": ["-", "--", ":"][(i - 1) % 3]})
-            panel.append(name)
-        panels.append(panel)
-    return trajectories(names, styles=styles, ncols=ncols, panels=panels)
+            style = ({"color": "0.6", "lw": 0.6} if n == 0 else
+                     {"color": f"C{i - 1}", "lw": 1.0, "ls": ["-", "--", ":"][(i - 1) % 3]})
+            ax.plot(points[:, 0], points[:, 1], label="original" if n == 0 else f"{n} components", **style)
+            ax.plot(*points[0], "o", color="k", ms=3)
+        ax.set(xlabel="$x$", ylabel="$y$", title=f"pedestrian {pedestrian + 1}")
+        ax.set_aspect("equal", adjustable="datalim")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
+    return fig
 
 
 def function_grid(x: np.ndarray, ys: Mapping[str, np.ndarray], *, xlabel: str, ncols: int = 5,
@@ -214,7 +201,7 @@ def bars(values: Mapping[str, np.ndarray] | np.ndarray, positions: np.ndarray | 
          ylabel: str, threshold: float | None = None, threshold_label: str = "threshold", width: str = "full",
          aspect: float = 0.36):
     """Grouped bars per position (e.g. a residual per eigenfunction; default positions 1, 2, ...),
-    with an optional level."""
+    with an optional level; the legend above the axes."""
     fig, ax = new_figure(width=width, aspect=aspect)
     groups = values if isinstance(values, Mapping) else {"": values}
     if positions is None:
@@ -226,7 +213,9 @@ def bars(values: Mapping[str, np.ndarray] | np.ndarray, positions: np.ndarray | 
     if threshold is not None:
         ax.axhline(threshold, color="0.3", ls="--", lw=0.8, label=threshold_label)
     ax.set(xlabel=xlabel, ylabel=ylabel, xticks=positions)
-    ax.legend(frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    if labels:  # above the axes: bars reach any height, and no corner of the axes stays free
+        fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), frameon=False)
     return fig
 
 
@@ -333,16 +322,15 @@ def _mosaic_axes(ax, mosaic: np.ndarray, axis_values: np.ndarray, *, ticks: int 
 
 def latent_manifold(codes: np.ndarray, labels: np.ndarray, mosaic: np.ndarray, axis_values: np.ndarray, *,
                     scatter_title: str, mosaic_title: str):
-    """The encoded data in the 2-D latent space (left, the grid's extent dashed) beside the decoder's
-    output over the grid (right, ticks in latent units)."""
+    """The encoded data in the 2-D latent space coloured by digit, with its key (left, the grid's extent
+    dashed), beside the decoder's output over the grid (right, ticks in latent units)."""
     fig, (left, right) = new_figure(1, 2, aspect=0.52)
-    left.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=1.0, linewidths=0,
-                 rasterized=True)
+    scatter = left.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=1.0,
+                           linewidths=0, rasterized=True)
     low, high = axis_values[0], axis_values[-1]
-    left.plot([low, high, high, low, low], [low, low, high, high, low], color="k", lw=0.8, ls="--",
-              label="decoded grid")
+    left.plot([low, high, high, low, low], [low, low, high, high, low], color="k", lw=0.8, ls="--")
     left.set(xlabel="$z_1$", ylabel="$z_2$", title=scatter_title, aspect="equal")
-    left.legend(frameon=False, loc="lower left", fontsize=6.5)
+    fig.colorbar(scatter, ax=left, ticks=range(10), label="digit", shrink=0.8)
     _mosaic_axes(right, mosaic, axis_values)
     right.set(xlabel="$z_1$", ylabel="$z_2$", title=mosaic_title)
     return fig
@@ -370,6 +358,10 @@ def _fill_polygon(ax, polygon, **style):
     ax.add_patch(PathPatch(Path(np.concatenate(rings), np.concatenate(codes)), **style))
 
 
+#: The exit's colour in the evacuation figures: the palette's vermilion, which captions call red.
+EXIT_COLOUR = "C1"
+
+
 def evacuation_map(area, exit_area, starts: np.ndarray, paths: Sequence[np.ndarray], *, data: np.ndarray,
                    rectangle=None):
     """Two panels over the walkable ``area`` (a shapely polygon) with its exit: left the ``data`` the
@@ -377,7 +369,7 @@ def evacuation_map(area, exit_area, starts: np.ndarray, paths: Sequence[np.ndarr
     fig, axes = new_figure(1, 2, aspect=0.31, sharex=True, sharey=True)
     for ax in axes:
         _fill_polygon(ax, area, facecolor="0.9", edgecolor="0.55", lw=0.5, zorder=0)
-        _fill_polygon(ax, exit_area, facecolor="C3", edgecolor="C3", lw=0.8, zorder=4, label="exit")
+        _fill_polygon(ax, exit_area, facecolor=EXIT_COLOUR, edgecolor=EXIT_COLOUR, lw=0.8, zorder=4, label="exit")
         if rectangle is not None:
             (x0, y0), (x1, y1) = rectangle
             ax.add_patch(_rectangle_patch(x0, y0, x1, y1))
@@ -392,7 +384,8 @@ def evacuation_map(area, exit_area, starts: np.ndarray, paths: Sequence[np.ndarr
     axes[0].set_title("walkable area, exit and start positions", fontsize=8)
     axes[1].set_title("paths to the exit", fontsize=8)
     axes[0].set_ylabel("$y$ (m)")
-    axes[0].legend(loc="lower left", frameon=False, fontsize=6.5, markerscale=3)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, frameon=False,
+               fontsize=6.5, markerscale=3)
     return fig
 
 
