@@ -291,12 +291,14 @@ check-reproducible: check-venv
 
 # JupyterLab serves the repository, so that runs' outputs (build/interactive/) are in its file browser,
 # and opens notebooks/. Its kernels talk over Unix sockets, as the pipeline's do: no ports, and none of
-# ipykernel's warnings that TCP is unencrypted. As root (containers) it needs --allow-root; LAB_ARGS
-# passes further options.
+# ipykernel's warnings that TCP is unencrypted. After a save, a notebook whose committed form did not
+# change shows as unchanged in git status (helpers/pipeline/lab.py). As root (containers) it needs
+# --allow-root; LAB_ARGS passes further options.
 LAB_ARGS ?=
 lab: check-venv
 	@"$(PYTHON)" -m jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
-	    --KernelManager.transport=ipc $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+	    --KernelManager.transport=ipc --ContentsManager.post_save_hook=helpers.pipeline.lab.post_save \
+	    $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 # ---------------------------------------------------------------- cleaning
 # clean keeps build/cache (trained models, which take minutes to recompute) and figures/README.md;

@@ -222,6 +222,7 @@ def test_make_lab_checks_the_environment_serves_the_repository_and_passes_option
     assert "jupyter lab" in planned and "--port 9999 --no-browser" in planned
     assert f'--ServerApp.root_dir="{ROOT}"' in planned and "default_url=/lab/tree/notebooks" in planned
     assert "--KernelManager.transport=ipc" in planned  # kernels on Unix sockets, as the pipeline's
+    assert "--ContentsManager.post_save_hook=helpers.pipeline.lab.post_save" in planned
     assert ("--allow-root" in planned) == (os.getuid() == 0) or "id -u" in planned
     database = subprocess.run(["make", "-p", "-n", "lab"], cwd=ROOT, capture_output=True, text=True).stdout
     assert any(line.startswith("lab: check-venv") for line in database.splitlines())
