@@ -220,7 +220,8 @@ def run_all(fn: Callable, jobs: Mapping[str, tuple], *, pool: cf.Executor | None
         stopped = [label for label in jobs if label not in outcomes]
         message = (f"interrupted: stopping {len(stopped)} of {len(jobs)} runs ({', '.join(stopped)}); "
                    f"{len(outcomes)} had finished.")
-        print(message, file=sys.stderr, flush=True)
+        if not _in_notebook():  # a notebook shows the error's message itself
+            print(message, file=sys.stderr, flush=True)
         raise Interrupted(message) from None
     return {label: outcomes[label] for label in jobs}
 
@@ -293,13 +294,19 @@ class Board:
         self.show(force=True)
 
 
-def _notebook_display(text: str):
-    """A display handle in a running notebook, showing ``text``; None elsewhere."""
+def _in_notebook() -> bool:
+    """Whether this code runs in a notebook's kernel."""
     try:
         from IPython import get_ipython
-        from IPython.display import display
     except ImportError:
+        return False
+    return get_ipython() is not None and hasattr(get_ipython(), "kernel")
+
+
+def _notebook_display(text: str):
+    """A display handle in a running notebook, showing ``text``; None elsewhere."""
+    if not _in_notebook():
         return None
-    if get_ipython() is None or not hasattr(get_ipython(), "kernel"):
-        return None
+    from IPython.display import display
+
     return display({"text/plain": text}, raw=True, display_id=True)
