@@ -125,8 +125,9 @@ def simulate(scenario: Scenario, *, max_time: float = MAX_TIME, record_every: in
         if simulation.iteration_count() % record_every == 0:
             frame = simulation.iteration_count() // record_every
             recorded = [(person_of[agent.id], frame, *agent.position) for agent in simulation.agents()]
-            frames[filled:filled + len(recorded)] = recorded
-            filled += len(recorded)
+            if recorded:  # none after the last one left
+                frames[filled:filled + len(recorded)] = recorded
+                filled += len(recorded)
     return Evacuation(exit_times, frames[:filled].copy(), 1.0 / (record_every * scenario.time_step))
 
 

@@ -255,24 +255,32 @@ def latent_grid(panels: Mapping[str, np.ndarray], labels: np.ndarray, *, ncols: 
 def positions(panels: Mapping[str, Mapping[str, np.ndarray]], *, rectangle=None, ncols: int = 2,
               styles: Mapping[str, dict] | None = None):
     """Scatter plots of 2-D positions, one panel per title, each with one or more labelled point
-    sets and, optionally, a rectangle given by two opposite corners."""
+    sets and, optionally, a rectangle given by two opposite corners. A set keeps its colour in every
+    panel; one legend below the panels names each set once (with its size where first shown)."""
     nrows = int(np.ceil(len(panels) / ncols))
     fig, axes = new_figure(nrows, ncols, aspect=nrows * 0.62 / ncols, squeeze=False,
                            sharex=True, sharey=True)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
+    colours = {label: f"C{k}" for k, label in enumerate(dict.fromkeys(label for sets in panels.values()
+                                                                       for label in sets))}
+    named = set()
     for ax, (title, sets) in zip(axes.flat, panels.items(), strict=False):
-        for i, (label, points) in enumerate(sets.items()):
+        for label, points in sets.items():
             points = np.asarray(points)
-            style = {"s": 2.0, "alpha": 0.6, "color": f"C{i}", "linewidths": 0, "rasterized": True,
+            style = {"s": 2.0, "alpha": 0.6, "color": colours[label], "linewidths": 0, "rasterized": True,
                      **(styles or {}).get(label, {})}
-            ax.scatter(points[:, 0], points[:, 1], label=f"{label} ({len(points)})", **style)
+            ax.scatter(points[:, 0], points[:, 1], label=None if label in named else f"{label} ({len(points)})",
+                       **style)
+            named.add(label)
         if rectangle is not None:
             (x0, y0), (x1, y1) = rectangle
             ax.add_patch(_rectangle_patch(x0, y0, x1, y1))
         ax.set_title(title, fontsize=8)
         ax.set(aspect="equal")
-        ax.legend(loc="lower left", frameon=False, fontsize=6.5, markerscale=3)
+    handles = [handle for ax in axes.flat for handle in ax.get_legend_handles_labels()[0]]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=6.5,
+               markerscale=3)
     for ax in axes[-1]:
         ax.set_xlabel("$x$ (m)")
     for ax in axes[:, 0]:

@@ -239,6 +239,13 @@ def test_the_recorded_frames_fill_one_array_of_everyone_in_every_frame(corridor_
     assert frames[:, 1].tolist() == sorted(frames[:, 1].tolist())
 
 
+def test_a_frame_recorded_after_the_last_person_left_is_empty_and_skipped():
+    every_step = crowd_simulation.simulate(corridor_scenario(), record_every=1)
+    assert every_step.all_out and every_step.frame_rate == 100.0
+    assert np.bincount(every_step.frames[:, 0].astype(int)).tolist() == [
+        int(round(t * 100)) + 1 for t in every_step.exit_times]  # each person in every frame until out
+
+
 def test_an_outline_of_too_many_holes_is_refused_before_it_is_checked(tmp_path):
     outer = shapely.box(0, 0, 200, 200)
     holes = [shapely.box(x, y, x + 0.2, y + 0.2).exterior.coords for x in np.arange(1, 190, 1.0)
