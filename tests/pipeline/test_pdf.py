@@ -190,7 +190,7 @@ def test_math_that_could_read_define_or_expand_is_printed_as_text(hostile):
 
 def test_xelatex_runs_no_program(tmp_path, monkeypatch):
     require_latex()
-    monkeypatch.setenv("MY_TOKEN", "ghp_SECRET123")
+    monkeypatch.setenv("MY_TOKEN", "ghpSECRET123")
     (tmp_path / "report.tex").write_text("\\documentclass{article}\\begin{document}\n"
                                          "Token: \\input|\"kpsewhich -var-value=MY_TOKEN\" \\end{document}\n")
     try:
@@ -200,12 +200,12 @@ def test_xelatex_runs_no_program(tmp_path, monkeypatch):
     text = "".join(p.read_text(errors="replace") for p in tmp_path.glob("*.log"))
     if (tmp_path / "report.pdf").exists():
         text += pdf_text(tmp_path / "report.pdf")
-    assert "kpsewhich" in text and "ghp_SECRET123" not in text
+    assert "kpsewhich" in text and "ghpSECRET123" not in text
 
 
 def test_metadata_is_printed_as_text_and_reads_no_environment(smoke_root, tmp_path, monkeypatch):
     require_latex()
-    monkeypatch.setenv("MY_TOKEN", "ghp_SECRET123")
+    monkeypatch.setenv("MY_TOKEN", "ghpSECRET123")
     group = 'Group A $\\input|"kpsewhich -var-value=MY_TOKEN" $ & 50% #1 ~ ^^5c'
     metadata = _only_task1(tmp_path, group=group, authors=["A $\\def$", "Two"])
     meta = yaml.safe_load(metadata.read_text())
@@ -214,7 +214,7 @@ def test_metadata_is_printed_as_text_and_reads_no_environment(smoke_root, tmp_pa
     out = report.build_report(smoke_root / "notebooks", tmp_path / "report.pdf", root=smoke_root,
                               metadata_path=metadata, keep_tex=False)
     text = " ".join(pdf_text(out).split())
-    assert "ghp_SECRET123" not in text and "ghp_SECRET123" not in out.read_bytes().decode("latin-1")
+    assert "ghpSECRET123" not in text and "ghpSECRET123" not in out.read_bytes().decode("latin-1")
     assert 'Group A $\\input|"kpsewhich -var-value=MY_TOKEN" $ & 50% #1 ~ ^^5c' in text
     assert "A $\\def$, Two" in text
 
