@@ -215,8 +215,9 @@ def test_metadata_is_printed_as_text_and_reads_no_environment(smoke_root, tmp_pa
                               metadata_path=metadata, keep_tex=False)
     text = " ".join(pdf_text(out).split())
     assert "ghpSECRET123" not in text and "ghpSECRET123" not in out.read_bytes().decode("latin-1")
-    assert 'Group A $\\input|"kpsewhich -var-value=MY_TOKEN" $ & 50% #1' in text  # printed, not run
-    assert "$\\def$" in text
+    # printed, not run (pdftotext gives TeX's " as a closing quote)
+    assert "Group A $\\input|" in text and "kpsewhich -var-value=MY_TOKEN" in text
+    assert "$ & 50% #1" in text and "$\\def$" in text
 
 
 def test_a_parameter_value_reaches_the_pdf_as_text(smoke_root, tmp_path):
