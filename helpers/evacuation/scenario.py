@@ -42,8 +42,8 @@ MAX_RADIUS = 1.0  # metres
 MAX_SPEED = 10.0  # metres per second
 MAX_FILE_BYTES = 8 * 2**20
 #: The outline's size: the checks and the simulator's set-up (it triangulates the area) grow with the
-#: vertices and holes (36,100 small holes took minutes before the first step; the areas Task 4 draws for
-#: radii from 0.5 to 3 m have at most 81 holes and 2,343 vertices).
+#: vertices and holes, which a file can hold by the ten thousand (the areas Task 4 draws for radii from
+#: 0.5 to 3 m have at most 81 holes and 2,343 vertices).
 MAX_VERTICES, MAX_HOLES = 20_000, 500
 
 class ScenarioError(ValueError):

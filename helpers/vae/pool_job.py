@@ -1,6 +1,6 @@
 """A training as a job of the process pool (``training.train_each``), in a module that imports no
-numerical library, so that a worker says it is starting before it imports Keras: that import takes
-up to a minute on a busy machine, and a board that only said "queued" meanwhile looked stuck."""
+numerical library, so that a worker says it is starting before it imports Keras: a board that said
+"queued" all through that import looked stuck."""
 
 from __future__ import annotations
 

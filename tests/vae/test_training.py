@@ -269,10 +269,8 @@ def test_a_stopped_side_by_side_training_shows_what_was_stopped(tmp_path, monkey
     from helpers.vae import training
 
     def interrupted(fn, jobs, **settings):
-        first = next(iter(jobs.values()))
-        (tmp_path / "progress").mkdir(exist_ok=True)
-        fn_args = list(first)
-        with open(fn_args[-1], "w") as progress:
+        progress_file = next(iter(jobs.values()))[-1]
+        with open(progress_file, "w") as progress:
             progress.write("epoch 59 of at most 60; best validation loss 1.00 (epoch 58)")
         raise Interrupted("interrupted: stopping 2 of 2 runs")
 
